@@ -1,0 +1,1 @@
+"""Clinic owner's pages: clinic settings, locations, staff and the audit log."""

@@ -1,0 +1,83 @@
+"""Who may do what: named permissions, the role map and object checks.
+
+Views and templates ask the same predicates. An object of another clinic is
+reported as 404, never 403, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import Select, select
+
+from app.extensions import db
+from app.models import Location, Patient, Role, User
+
+
+class Permission(StrEnum):
+    PATIENT_READ = "patient:read"  # demographics
+    PATIENT_WRITE = "patient:write"
+    CLINICAL_READ = "clinical:read"  # health history, notes
+    CLINICAL_WRITE = "clinical:write"
+    PROTOCOL_READ = "protocol:read"
+    CLINIC_MANAGE = "clinic:manage"  # settings, locations
+    STAFF_MANAGE = "staff:manage"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.THERAPIST: frozenset(
+        {P.PATIENT_READ, P.PATIENT_WRITE, P.CLINICAL_READ, P.CLINICAL_WRITE, P.PROTOCOL_READ}
+    ),
+    Role.FRONT_DESK: frozenset({P.PATIENT_READ, P.PATIENT_WRITE}),
+    Role.PATIENT: frozenset(),
+}
+
+
+def can(user: Any, permission: Permission | str) -> bool:
+    """True when ``user`` is signed in, active and their role grants ``permission``."""
+    if not getattr(user, "is_authenticated", False) or not user.active:
+        return False
+    return Permission(permission) in ROLE_PERMISSIONS[Role(user.role)]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require(permission: Permission) -> Callable[[F], F]:
+    """View decorator: sign-in required, then ``permission`` or 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not can(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+M = TypeVar("M", Patient, User, Location)
+
+
+def scoped(model: type[M]) -> Select[tuple[M]]:
+    """A SELECT of ``model`` limited to the signed-in user's clinic."""
+    return select(model).where(model.clinic_id == current_user.clinic_id)
+
+
+def get_or_404(model: type[M], object_id: int) -> M:
+    """Load ``model`` by id within the user's clinic, or 404."""
+    obj = db.session.scalar(scoped(model).where(model.id == object_id))
+    if obj is None:
+        abort(404)
+    return obj

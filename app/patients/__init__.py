@@ -1,0 +1,1 @@
+"""Patient registration, search, chart, health history and consent."""

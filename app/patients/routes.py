@@ -1,0 +1,109 @@
+"""Patient pages: search, register, chart, edit, health history, consent."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app import audit
+from app.audit import Action
+from app.authz import Permission, can, get_or_404, require
+from app.extensions import db
+from app.models import Patient
+from app.patients import services
+from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+
+@bp.get("/")
+@require(Permission.PATIENT_READ)
+def index():
+    """Search patients by name, phone or date of birth."""
+    query = request.args.get("q", "").strip()[:100]
+    result = services.search_patients(current_user.clinic_id, query)
+    if query:
+        audit.record(Action.PATIENT_SEARCH, query=query, results=len(result.patients))
+        db.session.commit()
+    return render_template("patients/index.html", query=query, result=result)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(Permission.PATIENT_WRITE)
+def new():
+    """Register a new patient."""
+    form = PatientForm()
+    if form.validate_on_submit():
+        patient = services.register_patient(current_user.clinic_id, form.data)
+        db.session.commit()
+        flash(f"{patient.full_name} is registered.", "success")
+        return redirect(url_for("patients.show", patient_id=patient.id))
+    return render_template("patients/form.html", form=form, patient=None)
+
+
+@bp.get("/<int:patient_id>")
+@require(Permission.PATIENT_READ)
+def show(patient_id: int):
+    """The patient's chart; clinical parts only for clinical roles."""
+    patient = get_or_404(Patient, patient_id)
+    clinical = can(current_user, Permission.CLINICAL_READ)
+    history = services.current_history(patient) if clinical else None
+    consent = services.current_consent(patient)
+    audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
+    db.session.commit()
+    return render_template(
+        "patients/show.html", patient=patient, history=history, consent=consent, clinical=clinical
+    )
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@require(Permission.PATIENT_WRITE)
+def edit(patient_id: int):
+    """Edit a patient's demographics."""
+    patient = get_or_404(Patient, patient_id)
+    form = PatientForm(obj=patient)
+    if form.validate_on_submit():
+        changed = services.update_patient(patient, form.data)
+        db.session.commit()
+        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+        return redirect(url_for("patients.show", patient_id=patient.id))
+    return render_template("patients/form.html", form=form, patient=patient)
+
+
+@bp.get("/<int:patient_id>/health-history")
+@require(Permission.CLINICAL_READ)
+def history(patient_id: int):
+    """Every version of the health history, newest first."""
+    patient = get_or_404(Patient, patient_id)
+    versions = services.history_versions(patient)
+    audit.record(Action.HISTORY_VIEW, patient, versions=len(versions))
+    db.session.commit()
+    return render_template("patients/history.html", patient=patient, versions=versions)
+
+
+@bp.route("/<int:patient_id>/health-history/new", methods=["GET", "POST"])
+@require(Permission.CLINICAL_WRITE)
+def history_new(patient_id: int):
+    """Record a new version of the health history, starting from the current one."""
+    patient = get_or_404(Patient, patient_id)
+    form = HealthHistoryForm(obj=services.current_history(patient))
+    if form.validate_on_submit():
+        entry = services.add_health_history(patient, current_user, form.data)
+        db.session.commit()
+        flash(f"Health history version {entry.version} recorded.", "success")
+        return redirect(url_for("patients.show", patient_id=patient.id))
+    return render_template("patients/history_form.html", form=form, patient=patient)
+
+
+@bp.route("/<int:patient_id>/consents/new", methods=["GET", "POST"])
+@require(Permission.CLINICAL_WRITE)
+def consent_new(patient_id: int):
+    """Document the patient's informed consent to assessment and treatment."""
+    patient = get_or_404(Patient, patient_id)
+    form = ConsentForm()
+    if form.validate_on_submit():
+        services.record_consent(patient, current_user, form.data)
+        db.session.commit()
+        flash("Consent recorded.", "success")
+        return redirect(url_for("patients.show", patient_id=patient.id))
+    return render_template("patients/consent_form.html", form=form, patient=patient)

@@ -1,0 +1,162 @@
+"""Patient logic: register, update, search, health history, consent. No request here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from app import audit
+from app.audit import Action
+from app.extensions import db
+from app.models import Consent, HealthHistory, Patient, User
+from app.models.types import digits, fold
+
+PATIENT_FIELDS = (
+    "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
+    "address", "emergency_contact_name", "emergency_contact_phone", "insurer",
+    "policy_number", "referral_on_file", "referral_date", "referral_physician",
+)  # fmt: skip
+
+
+def register_patient(clinic_id: int, data: dict[str, Any]) -> Patient:
+    """Create a patient in ``clinic_id`` from form data."""
+    patient = Patient(clinic_id=clinic_id, **{k: data[k] for k in PATIENT_FIELDS if k in data})
+    if not patient.referral_on_file:
+        patient.referral_date = None
+    db.session.add(patient)
+    db.session.flush()
+    audit.record(Action.PATIENT_CREATE, patient)
+    return patient
+
+
+def update_patient(patient: Patient, data: dict[str, Any]) -> list[str]:
+    """Apply changed demographics; audit the names of the fields that changed."""
+    if not data.get("referral_on_file"):
+        data = {**data, "referral_date": None}
+    changed = [k for k in PATIENT_FIELDS if k in data and getattr(patient, k) != data[k]]
+    for name in changed:
+        setattr(patient, name, data[name])
+    if changed:
+        audit.record(Action.PATIENT_UPDATE, patient, fields=changed)
+    return changed
+
+
+def _prefix_range(column: Any, prefix: str) -> Any:
+    """``column`` starts with ``prefix``, as a range an ordinary index can serve."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+def _parse_date(text: str) -> date | None:
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class SearchResult:
+    patients: list[Patient]
+    kind: str  # "name", "phone", "date of birth", "all"
+    has_more: bool
+
+
+def search_patients(clinic_id: int, query: str, limit: int = 50) -> SearchResult:
+    """Find patients by name prefix, phone digits or date of birth (YYYY-MM-DD)."""
+    query = query.strip()
+    base = select(Patient).where(Patient.clinic_id == clinic_id)
+    order = (Patient.family_key, Patient.given_key, Patient.id)
+    if not query:
+        stmt, kind = base, "all"
+    elif (dob := _parse_date(query)) is not None:
+        stmt, kind = base.where(Patient.date_of_birth == dob), "date of birth"
+    elif not re.search(r"[^\d\s().+-]", query) and len(digits(query)) >= 3:
+        number = digits(query)
+        if number.startswith("1") and len(number) == 11:
+            number = number[1:]
+        stmt, kind = base.where(_prefix_range(Patient.phone_digits, number)), "phone"
+    else:
+        tokens = fold(query).split()
+        first, rest = tokens[0], tokens[1:]
+        keys = (Patient.family_key, Patient.given_key, Patient.preferred_key)
+        stmt = base.where(or_(*(_prefix_range(k, first) for k in keys)))
+        for token in rest:
+            stmt = stmt.where(or_(*(_prefix_range(k, token) for k in keys)))
+        kind = "name"
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    return SearchResult(rows[:limit], kind, len(rows) > limit)
+
+
+def current_history(patient: Patient) -> HealthHistory | None:
+    return db.session.scalar(
+        select(HealthHistory)
+        .where(HealthHistory.patient_id == patient.id)
+        .order_by(HealthHistory.version.desc())
+        .limit(1)
+    )
+
+
+def add_health_history(patient: Patient, user: User, data: dict[str, Any]) -> HealthHistory:
+    """Record a new dated version of the health history; earlier ones stay as they were."""
+    latest = db.session.scalar(
+        select(func.max(HealthHistory.version)).where(HealthHistory.patient_id == patient.id)
+    )
+    entry = HealthHistory(
+        patient_id=patient.id,
+        version=(latest or 0) + 1,
+        recorded_by_id=user.id,
+        conditions=sorted(set(data.get("conditions") or [])),
+        medications=data.get("medications") or "",
+        allergies=data.get("allergies") or "",
+        surgeries=data.get("surgeries") or "",
+        notes=data.get("notes") or "",
+    )
+    db.session.add(entry)
+    db.session.flush()
+    audit.record(
+        Action.HISTORY_CREATE, entry, patient=patient, version=entry.version,
+        conditions=entry.conditions,
+    )  # fmt: skip
+    return entry
+
+
+def record_consent(patient: Patient, user: User, data: dict[str, Any]) -> Consent:
+    """Record a documented treatment consent for ``patient``."""
+    consent = Consent(
+        patient_id=patient.id,
+        kind="treatment",
+        given_on=data["given_on"],
+        method=data["method"],
+        elements=sorted(data["elements"]),
+        notes=data.get("notes") or "",
+        recorded_by_id=user.id,
+    )
+    db.session.add(consent)
+    db.session.flush()
+    audit.record(Action.CONSENT_CREATE, consent, patient=patient, method=consent.method)
+    return consent
+
+
+def current_consent(patient: Patient) -> Consent | None:
+    return db.session.scalar(
+        select(Consent)
+        .where(Consent.patient_id == patient.id, Consent.kind == "treatment")
+        .order_by(Consent.given_on.desc(), Consent.id.desc())
+        .limit(1)
+    )
+
+
+def history_versions(patient: Patient) -> list[HealthHistory]:
+    return list(
+        db.session.scalars(
+            select(HealthHistory)
+            .where(HealthHistory.patient_id == patient.id)
+            .order_by(HealthHistory.version.desc())
+        )
+    )

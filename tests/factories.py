@@ -1,0 +1,104 @@
+"""Plain factory functions. Each adds to the session and flushes; tests commit."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import count
+from typing import Any
+
+from app.extensions import db
+from app.models import (
+    CONSENT_ELEMENTS,
+    Clinic,
+    Consent,
+    HealthHistory,
+    Location,
+    Patient,
+    Role,
+    User,
+)
+from app.security import hash_password
+
+PASSWORD = "correct horse battery staple"
+_HASH = hash_password(PASSWORD)  # hashed once: Argon2 is slow on purpose
+_seq = count(1)
+
+
+def make_clinic(name: str = "Harbour Massage Therapy", **kw: Any) -> Clinic:
+    clinic = Clinic(
+        name=name,
+        address=kw.pop("address", "1 Harbour Street, Toronto, ON M5J 1A1"),
+        phone=kw.pop("phone", "416-555-0199"),
+        **kw,
+    )
+    db.session.add(clinic)
+    db.session.flush()
+    return clinic
+
+
+def make_location(clinic: Clinic, name: str = "Main", **kw: Any) -> Location:
+    location = Location(
+        clinic_id=clinic.id, name=name, address=kw.pop("address", "1 Main St"), **kw
+    )
+    db.session.add(location)
+    db.session.flush()
+    return location
+
+
+def make_user(clinic: Clinic, role: Role | str = Role.THERAPIST, **kw: Any) -> User:
+    n = next(_seq)
+    role = Role(role)
+    defaults: dict[str, Any] = {
+        "email": f"{role.value}{n}@clinic{clinic.id}.test",
+        "full_name": f"{role.label} Person {n}",
+        "password_hash": _HASH,
+    }
+    if role is Role.THERAPIST:
+        defaults.update(designation="RMT", registration_number=f"U{1000 + n}")
+    user = User(clinic_id=clinic.id, role=role.value, **{**defaults, **kw})
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def make_patient(clinic: Clinic, **kw: Any) -> Patient:
+    n = next(_seq)
+    defaults: dict[str, Any] = {
+        "given_name": "Pat",
+        "family_name": f"Example{n}",
+        "date_of_birth": date(1980, 1, 1),
+        "phone": f"416-555-{n % 10000:04d}",
+    }
+    patient = Patient(clinic_id=clinic.id, **{**defaults, **kw})
+    db.session.add(patient)
+    db.session.flush()
+    return patient
+
+
+def make_history(
+    patient: Patient, by: User, conditions: list[str] | None = None, **kw: Any
+) -> HealthHistory:
+    version = (patient.histories.count() or 0) + 1
+    entry = HealthHistory(
+        patient_id=patient.id,
+        version=version,
+        recorded_by_id=by.id,
+        conditions=conditions or [],
+        **kw,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def make_consent(patient: Patient, by: User, **kw: Any) -> Consent:
+    consent = Consent(
+        patient_id=patient.id,
+        given_on=kw.pop("given_on", date.today()),
+        elements=kw.pop("elements", sorted(CONSENT_ELEMENTS)),
+        recorded_by_id=by.id,
+        **kw,
+    )
+    db.session.add(consent)
+    db.session.flush()
+    return consent
