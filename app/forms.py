@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from wtforms import SelectMultipleField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 PHONE_RE = re.compile(r"^\+?[\d\s().-]{7,25}(\s*(x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
@@ -42,3 +45,23 @@ class MultiCheckboxField(SelectMultipleField):
 
 def strip_filter(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
+
+
+def email_address(form: Any, field: Any) -> None:
+    """A syntactically valid email address (no DNS look-up).
+
+    ``.test`` domains are accepted: the demo clinic and the tests use them.
+    """
+    value = (field.data or "").strip()
+    if not value:
+        return
+    try:
+        result = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValidationError("Enter a valid email address.") from exc
+    field.data = result.normalized
+
+
+def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]

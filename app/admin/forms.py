@@ -11,10 +11,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.auth.forms import new_password_field
-from app.forms import phone_number, strip_filter
+from app.forms import choices, email_address, phone_number, strip_filter
 from app.models import JURISDICTIONS, Role
 
 F = [strip_filter]
@@ -25,7 +25,7 @@ class ClinicForm(FlaskForm):
     name = StringField("Clinic name", [DataRequired(), Length(max=200)], filters=F)
     address = TextAreaField("Address", [DataRequired(), Length(max=500)], filters=F)
     phone = StringField("Phone", [DataRequired(), phone_number], filters=F)
-    email = EmailField("Email", [Optional(), Email(), Length(max=254)], filters=F)
+    email = EmailField("Email", [Optional(), email_address, Length(max=254)], filters=F)
     business_number = StringField(
         "HST / business number",
         [Optional(), Length(max=40)],
@@ -33,7 +33,7 @@ class ClinicForm(FlaskForm):
         description="Printed on receipts when the clinic has one, e.g. 123456789 RT0001.",
     )
     jurisdiction = SelectField(
-        "Jurisdiction", choices=[(code, name) for code, (name, _) in JURISDICTIONS.items()]
+        "Jurisdiction", choices=choices((code, name) for code, (name, _) in JURISDICTIONS.items())
     )
     retention_years = IntegerField(
         "Keep records for (years after the last visit)",
@@ -57,9 +57,9 @@ class LocationForm(FlaskForm):
 class StaffProfileForm(FlaskForm):
     full_name = StringField("Full name", [DataRequired(), Length(max=200)], filters=F)
     email = EmailField(
-        "Email (used to sign in)", [DataRequired(), Email(), Length(max=254)], filters=F
+        "Email (used to sign in)", [DataRequired(), email_address, Length(max=254)], filters=F
     )
-    role = SelectField("Role", choices=STAFF_ROLES)
+    role = SelectField("Role", choices=choices(STAFF_ROLES))
     designation = StringField(
         "Designation", [Optional(), Length(max=20)], filters=F, description="e.g. RMT"
     )
@@ -77,13 +77,21 @@ class StaffProfileForm(FlaskForm):
         description="Printed on receipts. A scan of the signature on a white background, at most 512 KB.",
     )
 
-    def validate_registration_number(self, field: StringField) -> None:
-        if self.role.data == Role.THERAPIST and not field.data:
-            raise ValidationError("A therapist needs a registration number to issue receipts.")
-
-    def validate_designation(self, field: StringField) -> None:
-        if self.role.data == Role.THERAPIST and not field.data:
-            raise ValidationError("Enter the therapist's designation, e.g. RMT.")
+    def validate(self, extra_validators=None) -> bool:
+        """A therapist must have what receipts print: designation and registration number."""
+        ok = super().validate(extra_validators)
+        if self.role.data == Role.THERAPIST:
+            for field, message in (
+                (self.designation, "Enter the therapist's designation, e.g. RMT."),
+                (
+                    self.registration_number,
+                    "A therapist needs a registration number to issue receipts.",
+                ),
+            ):
+                if not field.data and not field.errors:
+                    field.errors = [message]
+                    ok = False
+        return ok
 
 
 class StaffCreateForm(StaffProfileForm):

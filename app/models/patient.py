@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.types import UTCDateTime, digits, fold, utcnow
+from app.models.types import UTCDateTime, fold, phone_key, utcnow
 from app.models.user import User
 
 
@@ -69,7 +69,7 @@ class Patient(db.Model):
         self.family_key = fold(self.family_name)
         self.given_key = fold(self.given_name)
         self.preferred_key = fold(self.preferred_name)
-        self.phone_digits = digits(self.phone)
+        self.phone_digits = phone_key(self.phone)
 
 
 @event.listens_for(Patient, "before_insert")

@@ -52,3 +52,9 @@ def fold(text: str | None) -> str:
 def digits(text: str | None) -> str:
     """Only the digits of ``text`` (phone numbers are searched this way)."""
     return re.sub(r"\D", "", text or "")
+
+
+def phone_key(text: str | None) -> str:
+    """Digits of a phone number without the North American country code."""
+    number = digits(text)
+    return number[1:] if len(number) == 11 and number.startswith("1") else number

@@ -4,10 +4,12 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.forms import (
     MultiCheckboxField,
+    choices,
+    email_address,
     not_in_future,
     phone_number,
     plausible_birth_date,
@@ -30,7 +32,7 @@ class PatientForm(FlaskForm):
     phone = StringField("Phone", [Optional(), phone_number], filters=F)
     email = EmailField(
         "Email",
-        [Optional(), Email(message="Enter a valid email address."), Length(max=254)],
+        [Optional(), email_address, Length(max=254)],
         filters=F,
     )
     address = TextAreaField("Address", [Optional(), Length(max=500)], filters=F)
@@ -50,14 +52,23 @@ class PatientForm(FlaskForm):
         "Referring physician", [Optional(), Length(max=200)], filters=F
     )
 
-    def validate_referral_date(self, field: DateField) -> None:
-        if self.referral_on_file.data and not field.data:
-            raise ValidationError("Enter the date of the referral on file.")
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if (
+            self.referral_on_file.data
+            and not self.referral_date.data
+            and not self.referral_date.errors
+        ):
+            self.referral_date.errors = ["Enter the date of the referral on file."]
+            ok = False
+        return ok
 
 
 class HealthHistoryForm(FlaskForm):
     conditions = MultiCheckboxField(
-        "Conditions", choices=[(t.code, t.label) for t in CONDITIONS.values()], validate_choice=True
+        "Conditions",
+        choices=choices((t.code, t.label) for t in CONDITIONS.values()),
+        validate_choice=True,
     )
     medications = TextAreaField("Medications", [Optional(), Length(max=4000)], filters=F)
     allergies = TextAreaField("Allergies", [Optional(), Length(max=2000)], filters=F)
@@ -71,12 +82,16 @@ class ConsentForm(FlaskForm):
     )
     method = RadioField(
         "How consent was given",
-        choices=[("written", "Written (signed form)"), ("verbal", "Verbal, documented here")],
+        choices=choices(
+            [("written", "Written (signed form)"), ("verbal", "Verbal, documented here")]
+        ),
         default="written",
         validators=[DataRequired()],
     )
     elements = MultiCheckboxField(
-        "The patient was told about", choices=list(CONSENT_ELEMENTS.items()), validate_choice=True
+        "The patient was told about",
+        choices=choices(CONSENT_ELEMENTS.items()),
+        validate_choice=True,
     )
     notes = TextAreaField("Notes", [Optional(), Length(max=2000)], filters=F)
 

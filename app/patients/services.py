@@ -13,7 +13,7 @@ from app import audit
 from app.audit import Action
 from app.extensions import db
 from app.models import Consent, HealthHistory, Patient, User
-from app.models.types import digits, fold
+from app.models.types import digits, fold, phone_key
 
 PATIENT_FIELDS = (
     "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
@@ -77,9 +77,7 @@ def search_patients(clinic_id: int, query: str, limit: int = 50) -> SearchResult
     elif (dob := _parse_date(query)) is not None:
         stmt, kind = base.where(Patient.date_of_birth == dob), "date of birth"
     elif not re.search(r"[^\d\s().+-]", query) and len(digits(query)) >= 3:
-        number = digits(query)
-        if number.startswith("1") and len(number) == 11:
-            number = number[1:]
+        number = phone_key(query)
         stmt, kind = base.where(_prefix_range(Patient.phone_digits, number)), "phone"
     else:
         tokens = fold(query).split()
