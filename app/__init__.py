@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -13,7 +14,12 @@ from app.extensions import csrf, db, limiter, login_manager, migrate
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, errors, CLI."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="../templates")
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("STILLPOINT_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder="../templates",
+    )
     load_config(app, test_config)
     register_extensions(app)
     register_blueprints(app)

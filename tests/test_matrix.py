@@ -1,0 +1,108 @@
+"""Role x route x clinic matrix, generated from the app's URL map.
+
+Every endpoint must appear here (or in PUBLIC): a new route without an entry
+fails the suite, so nobody ships a page without deciding who may open it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from tests.conftest import Client
+
+ROLES = ("owner", "therapist", "front_desk", "patient")
+ALL = frozenset(ROLES)
+STAFF = frozenset({"owner", "therapist", "front_desk"})
+CLINICAL = frozenset({"owner", "therapist"})
+OWNER = frozenset({"owner"})
+
+PUBLIC = {"static", "auth.signin", "main.health"}
+
+
+class Rule(NamedTuple):
+    method: str
+    path: str  # may name {patient}, {location}, {user}, {protocol}
+    allowed: frozenset[str]
+    scoped: str | None = None  # the kind of object that belongs to a clinic
+    data: dict[str, str] | None = None
+
+
+MATRIX: dict[str, Rule] = {
+    "main.home": Rule("GET", "/", ALL),
+    "auth.signout": Rule("POST", "/signout", ALL),
+    "auth.password": Rule("GET", "/account/password", ALL),
+    "patients.index": Rule("GET", "/patients/?q=a", STAFF),
+    "patients.new": Rule("GET", "/patients/new", STAFF),
+    "patients.show": Rule("GET", "/patients/{patient}", STAFF, "patient"),
+    "patients.edit": Rule("GET", "/patients/{patient}/edit", STAFF, "patient"),
+    "patients.history": Rule("GET", "/patients/{patient}/health-history", CLINICAL, "patient"),
+    "patients.history_new": Rule(
+        "GET", "/patients/{patient}/health-history/new", CLINICAL, "patient"
+    ),
+    "patients.consent_new": Rule("GET", "/patients/{patient}/consents/new", CLINICAL, "patient"),
+    "admin.clinic": Rule("GET", "/admin/clinic", OWNER),
+    "admin.locations": Rule("GET", "/admin/locations", OWNER),
+    "admin.location_form": Rule("GET", "/admin/locations/{location}/edit", OWNER, "location"),
+    "admin.staff": Rule("GET", "/admin/staff", OWNER),
+    "admin.staff_form": Rule("GET", "/admin/staff/{user}/edit", OWNER, "user"),
+    "admin.staff_active": Rule(
+        "POST", "/admin/staff/{user}/active", OWNER, "user", {"active": "1"}
+    ),
+    "admin.signature": Rule("GET", "/admin/staff/{user}/signature.png", OWNER, "user"),
+    "admin.audit_log": Rule("GET", "/admin/audit", OWNER),
+}
+
+
+def test_every_route_has_a_matrix_entry(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - PUBLIC - MATRIX.keys()
+    stale = MATRIX.keys() - endpoints
+    assert not missing, (
+        f"routes without an authorization entry in tests/test_matrix.py: {sorted(missing)}"
+    )
+    assert not stale, f"matrix entries for routes that no longer exist: {sorted(stale)}"
+
+
+def _objects(world, own: bool) -> dict[str, int | str]:
+    return {
+        "patient": (world.patient if own else world.other_patient).id,
+        "location": (world.location if own else world.other_location).id,
+        "user": (world.therapist2 if own else world.other_therapist).id,
+        "protocol": "tp-upper-trapezius",
+    }
+
+
+def _call(client: Client, rule: Rule, path: str):
+    if rule.method == "POST":
+        return client.post(path, rule.data or {})
+    return client.get(path)
+
+
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_role_route_clinic_matrix(endpoint, app, world, login_as):
+    rule = MATRIX[endpoint]
+    for target in (world.therapist2, world.other_therapist):  # so the image route has content
+        target.signature_image, target.signature_mimetype = b"\x89PNG fake", "image/png"
+    db.session.commit()
+    own_path = rule.path.format(**_objects(world, own=True))
+
+    anonymous = Client(app.test_client())
+    response = _call(anonymous, rule, own_path)
+    assert response.status_code == 302, f"anonymous {endpoint}"
+    assert response.headers["Location"].startswith("/signin"), f"anonymous {endpoint}"
+
+    for role in ROLES:
+        client = login_as(role)
+        response = _call(client, rule, own_path)
+        expected = (302 if rule.method == "POST" else 200) if role in rule.allowed else 403
+        assert response.status_code == expected, f"{role} {rule.method} {own_path}"
+        if rule.scoped and role in rule.allowed:
+            other_path = rule.path.format(**_objects(world, own=False))
+            assert _call(client, rule, other_path).status_code == 404, (
+                f"{role} other clinic {other_path}"
+            )
