@@ -171,3 +171,61 @@ def label(vocabulary: dict[str, Term], code: str) -> str:
     """Return the label of ``code``, or the code itself if unknown (old data)."""
     term = vocabulary.get(code)
     return term.label if term else code
+
+
+# Symptoms checklist for the S of a SOAP note (from the clinic pages in shared/seeds).
+SYMPTOMS = _index(
+    Term("neck_stiffness", "Neck stiffness"),
+    Term("pain_base_of_skull", "Pain at the base of the skull"),
+    Term("pain_behind_eye", "Pain behind the eye"),
+    Term("temple_pain", "Pain at the temples"),
+    Term("band_like_pressure", "Band-like pressure around the head"),
+    Term("one_sided_headache", "One-sided headache"),
+    Term("shoulder_blade_pain", "Pain under or between the shoulder blades"),
+    Term("dizziness", "Dizziness"),
+    Term("nausea", "Nausea"),
+    Term("light_sensitivity", "Sensitivity to light"),
+    Term("sound_sensitivity", "Sensitivity to sound"),
+    Term("visual_disturbance", "Visual disturbance or aura"),
+    Term("scalp_tingling", "Scalp tingling or numbness"),
+    Term("arm_tingling", "Tingling or numbness in the arm or hand"),
+    Term("jaw_pain", "Jaw pain or clicking"),
+    Term("reduced_rotation", "Reduced neck rotation"),
+    Term("fatigue", "Fatigue"),
+    Term("poor_sleep", "Poor sleep"),
+)
+
+# S1: red flags that call for referral before neck or cranial work.
+RED_FLAGS = _index(
+    Term("thunderclap", "Sudden, severe (“thunderclap”) headache"),
+    Term("fever_stiff_neck", "Headache with fever or a stiff neck"),
+    Term("vision_change", "Vision change or double vision"),
+    Term("weakness_numbness", "New weakness or numbness"),
+    Term("speech_swallowing", "Trouble speaking or swallowing"),
+    Term("drop_attacks_dizziness", "Drop attacks, fainting or unexplained dizziness"),
+    Term("head_trauma", "Headache after a blow to the head"),
+    Term("new_after_50", "New headache pattern after age 50"),
+    Term(
+        "progressive_positional",
+        "Headache that is getting steadily worse, or changes with position",
+    ),
+)
+
+RED_FLAG_DECISIONS = _index(
+    Term("referred", "Referred to a physician before neck or cranial work", "to whom"),
+    Term("cleared", "Cleared by a physician", "who cleared, and when"),
+    Term("not_applicable", "Not applicable", "why"),
+)
+
+MARK_KINDS = _index(
+    Term("pain", "Pain"),
+    Term("trigger_point", "Trigger point"),
+    Term("treated", "Area treated"),
+)
+
+SIDES = _index(
+    Term("left", "Left"),
+    Term("right", "Right"),
+    Term("both", "Both sides"),
+    Term("midline", "Midline"),
+)

@@ -11,10 +11,27 @@ from app.models.patient import (
 )
 from app.models.types import utcnow
 from app.models.user import Role, User
+from app.models.visit import (
+    ATTENDED,
+    CANCELLED,
+    DRAFT,
+    NO_SHOW,
+    SIGNED,
+    Amendment,
+    AppliedProtocol,
+    Visit,
+)
 
 __all__ = [
+    "ATTENDED",
+    "CANCELLED",
     "CONSENT_ELEMENTS",
+    "DRAFT",
     "JURISDICTIONS",
+    "NO_SHOW",
+    "SIGNED",
+    "Amendment",
+    "AppliedProtocol",
     "AuditEvent",
     "Clinic",
     "Consent",
@@ -24,5 +41,6 @@ __all__ = [
     "Patient",
     "Role",
     "User",
+    "Visit",
     "utcnow",
 ]

@@ -117,7 +117,10 @@ class Consent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30), default="treatment")
+    kind: Mapped[str] = mapped_column(String(30), default="treatment")  # or "sensitive_area"
+    # A sensitive-area consent is written for one visit (R3) and names the areas.
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     given_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(20), default="written")
     elements: Mapped[list[str]] = mapped_column(JSON, default=list)
