@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from itertools import count
 from typing import Any
 
 from app.extensions import db
 from app.models import (
     CONSENT_ELEMENTS,
+    SIGNED,
     Clinic,
     Consent,
     HealthHistory,
@@ -16,6 +17,8 @@ from app.models import (
     Patient,
     Role,
     User,
+    Visit,
+    utcnow,
 )
 from app.security import hash_password
 
@@ -102,3 +105,44 @@ def make_consent(patient: Patient, by: User, **kw: Any) -> Consent:
     db.session.add(consent)
     db.session.flush()
     return consent
+
+
+def make_visit(
+    patient: Patient,
+    therapist: User,
+    *,
+    day: date | None = None,
+    start: time = time(10, 0),
+    minutes: int = 60,
+    signed: bool = False,
+    **kw: Any,
+) -> Visit:
+    """A visit; with ``signed=True`` a complete, signed note (inserted already signed)."""
+    visit = Visit(
+        clinic_id=patient.clinic_id, patient_id=patient.id, therapist_id=therapist.id, **kw
+    )
+    visit.set_schedule(day or date.today(), start, minutes)
+    if signed:
+        defaults = {
+            "chief_complaint": "Neck pain with afternoon headaches",
+            "pain_before": 6,
+            "pain_after": 3,
+            "posture": "Forward head posture",
+            "palpation": "Hypertonic upper trapezius bilaterally",
+            "clinical_impression": "Tension-type headache with cervical myofascial involvement",
+            "treatment_response": "Reduced tension, improved rotation",
+            "home_care": "Heat 15 minutes; chin tucks 10 x 3 daily",
+            "body_marks": [
+                {"region": "neck_posterior", "side": "both", "kind": "treated", "intensity": 0}
+            ],
+            "treatment_notes": "Swedish warm-up, trigger point release upper trapezius",
+        }
+        for key, value in defaults.items():
+            if key not in kw:
+                setattr(visit, key, value)
+        visit.status = SIGNED
+        visit.signed_at = utcnow()
+        visit.signed_by_id = therapist.id
+    db.session.add(visit)
+    db.session.flush()
+    return visit
