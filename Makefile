@@ -38,6 +38,7 @@ run: $(VENV)/.installed sysdeps-run
 test: $(VENV)/.dev-installed sysdeps-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(FLASK) protocols check
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev-installed

@@ -51,10 +51,17 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.main.routes import bp as main_bp
     from app.patients.routes import bp as patients_bp
+    from app.protocols import init_app as init_protocols
+    from app.protocols.routes import bp as protocols_bp
+    from app.receipts.routes import bp as receipts_bp
+    from app.visits.routes import bp as visits_bp
 
-    for bp in (main_bp, auth_bp, patients_bp, admin_bp):
+    for bp in (main_bp, auth_bp, patients_bp, visits_bp, protocols_bp, admin_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(receipts_bp)
+    init_protocols(app)
 
+    from app import vocab
     from app.authz import can
     from app.vocab import CONDITIONS, label
 
@@ -63,5 +70,6 @@ def register_blueprints(app: Flask) -> None:
         can=can,
         vocab_label=label,
         CONDITIONS=CONDITIONS,
+        vocab=vocab,
         has_endpoint=lambda endpoint: endpoint in app.view_functions,
     )

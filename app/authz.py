@@ -28,15 +28,35 @@ class Permission(StrEnum):
     CLINIC_MANAGE = "clinic:manage"  # settings, locations
     STAFF_MANAGE = "staff:manage"
     AUDIT_READ = "audit:read"
+    NOTE_WRITE = "note:write"  # chart, save and sign one's own visits
+    RECEIPT_READ = "receipt:read"  # see, print and email receipts and statements
+    RECEIPT_ISSUE = "receipt:issue"  # a therapist only for their own visits
+    RECEIPT_REISSUE = "receipt:reissue"  # print a DUPLICATE
+    RECEIPT_VOID = "receipt:void"
+    BILLING_MANAGE = "billing:manage"  # fee schedule, tax, payment methods, export
+    SUMMARY_CREATE = "summary:create"  # treatment summaries (clinical content)
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: frozenset(Permission),
+    Role.OWNER: frozenset(Permission) - {Permission.NOTE_WRITE},
     Role.THERAPIST: frozenset(
-        {P.PATIENT_READ, P.PATIENT_WRITE, P.CLINICAL_READ, P.CLINICAL_WRITE, P.PROTOCOL_READ}
+        {
+            P.PATIENT_READ,
+            P.PATIENT_WRITE,
+            P.CLINICAL_READ,
+            P.CLINICAL_WRITE,
+            P.PROTOCOL_READ,
+            P.NOTE_WRITE,
+            P.RECEIPT_READ,
+            P.RECEIPT_ISSUE,
+            P.RECEIPT_REISSUE,
+            P.SUMMARY_CREATE,
+        }
     ),
-    Role.FRONT_DESK: frozenset({P.PATIENT_READ, P.PATIENT_WRITE}),
+    Role.FRONT_DESK: frozenset(
+        {P.PATIENT_READ, P.PATIENT_WRITE, P.RECEIPT_READ, P.RECEIPT_ISSUE, P.RECEIPT_REISSUE}
+    ),
     Role.PATIENT: frozenset(),
 }
 
@@ -81,3 +101,15 @@ def get_or_404(model: type[M], object_id: int) -> M:
     if obj is None:
         abort(404)
     return obj
+
+
+def can_chart(user: Any, visit: Any) -> bool:
+    """Only the treating therapist writes, signs and amends a visit's note."""
+    return can(user, Permission.NOTE_WRITE) and visit.therapist_id == user.id
+
+
+def can_issue_receipt(user: Any, visit: Any) -> bool:
+    """Owner and front desk issue on behalf of the treating RMT; a therapist only for their own."""
+    if not can(user, Permission.RECEIPT_ISSUE):
+        return False
+    return user.role != Role.THERAPIST or visit.therapist_id == user.id

@@ -106,5 +106,9 @@ def demo_command(if_empty: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_command, clinics_group, users_group, demo_command):
+    from app.protocols.cli import protocols_group
+    from app.receipts.cli import receipts_group
+
+    for command in (init_command, clinics_group, users_group, demo_command, protocols_group):
         app.cli.add_command(command)
+    app.cli.add_command(receipts_group)

@@ -41,8 +41,24 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_PROTOCOLS_DIR": None,
     # Paging
     "PAGE_SIZE": 25,
+    # The clinic's time zone: visit times are wall-clock times there.
+    "TIMEZONE": "America/Toronto",
     # Trust X-Forwarded-* from this many proxies (set 1 behind nginx).
     "PROXY_FIX_HOPS": 0,
+    # Receipts and documents. The QR code on every receipt and summary links to
+    # PUBLIC_BASE_URL + /verify/<code>; set it to the address patients and insurers
+    # reach (e.g. https://clinic.example). Unset: the address of the current request.
+    "PUBLIC_BASE_URL": None,
+    "VERIFY_RATE_LIMIT": "20 per minute;200 per hour",
+    # Outgoing mail (receipts, summaries and statements sent to patients).
+    # No MAIL_SERVER: sending is switched off and the buttons say so.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 587,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,  # set it in instance/config.py or STILLPOINT_MAIL_PASSWORD
+    "MAIL_USE_TLS": True,  # STARTTLS after connecting
+    "MAIL_FROM": None,  # e.g. "Harbour Massage Therapy <front@harbour.example>"
+    "MAIL_TIMEOUT": 20,
 }
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, Response, g
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
-# Verified against when the email is unknown, so both failures take as long.
-_DUMMY_HASH = _hasher.hash("stillpoint-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take as long.
+    Made on first use, not at import: start-up stays fast."""
+    return _hasher.hash("stillpoint-timing-equaliser")
+
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -22,7 +29,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Check ``password``; with no stored hash, spend the same time and fail."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import (
     CONSENT_ELEMENTS,
     SIGNED,
+    AppliedProtocol,
     Clinic,
     Consent,
     HealthHistory,
@@ -115,6 +116,7 @@ def make_visit(
     start: time = time(10, 0),
     minutes: int = 60,
     signed: bool = False,
+    applied: list[dict[str, Any]] | None = None,
     **kw: Any,
 ) -> Visit:
     """A visit; with ``signed=True`` a complete, signed note (inserted already signed)."""
@@ -140,9 +142,50 @@ def make_visit(
         for key, value in defaults.items():
             if key not in kw:
                 setattr(visit, key, value)
+    for position, row in enumerate(applied or []):
+        visit.applied.append(
+            AppliedProtocol(
+                position=position, added_by_id=therapist.id, content_version="1-test", **row
+            )
+        )
+    db.session.add(visit)
+    db.session.flush()
+    if signed:  # signed the way the app signs: a draft that becomes signed
         visit.status = SIGNED
         visit.signed_at = utcnow()
         visit.signed_by_id = therapist.id
-    db.session.add(visit)
-    db.session.flush()
+        db.session.flush()
     return visit
+
+
+def make_fee_schedule(clinic: Clinic, fees: dict[int, int] | None = None) -> None:
+    """The clinic's fee schedule (minutes -> cents), HST 13 % and every payment method."""
+    from app.models import PAYMENT_METHODS, BillingSettings, FeeScheduleItem
+
+    db.session.merge(
+        BillingSettings(
+            clinic_id=clinic.id,
+            tax_name="HST",
+            tax_rate_bp=1300,
+            payment_methods=list(PAYMENT_METHODS),
+        )
+    )
+    for minutes, cents in (fees or {30: 7000, 45: 9500, 60: 12000, 75: 14500, 90: 16500}).items():
+        db.session.add(FeeScheduleItem(clinic_id=clinic.id, minutes=minutes, fee_cents=cents))
+    db.session.flush()
+
+
+def make_receipt(visit: Visit, by: User | None = None, **kw: Any) -> Any:
+    """Issue the receipt of a signed visit through the service (numbers, snapshot, audit)."""
+    from app.receipts.services import issue_receipt, scheduled_fee
+
+    fee = kw.pop("fee_cents", None)
+    if fee is None:
+        fee = scheduled_fee(visit.clinic_id, visit.duration_minutes)
+    return issue_receipt(
+        visit,
+        by or visit.therapist,
+        fee_cents=12000 if fee is None else fee,
+        payment_method=kw.pop("payment_method", "debit"),
+        reason=kw.pop("reason", "" if fee is not None else "test fee"),
+    )

@@ -6,12 +6,14 @@ fails the suite, so nobody ships a page without deciding who may open it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import NamedTuple
 
 import pytest
 
 from app import create_app
 from app.extensions import db
+from tests import factories as f
 from tests.conftest import Client
 
 ROLES = ("owner", "therapist", "front_desk", "patient")
@@ -19,8 +21,9 @@ ALL = frozenset(ROLES)
 STAFF = frozenset({"owner", "therapist", "front_desk"})
 CLINICAL = frozenset({"owner", "therapist"})
 OWNER = frozenset({"owner"})
+THERAPIST = frozenset({"therapist"})
 
-PUBLIC = {"static", "auth.signin", "main.health"}
+PUBLIC = {"static", "auth.signin", "main.health", "receipts.verify"}
 
 
 class Rule(NamedTuple):
@@ -29,6 +32,7 @@ class Rule(NamedTuple):
     allowed: frozenset[str]
     scoped: str | None = None  # the kind of object that belongs to a clinic
     data: dict[str, str] | None = None
+    ok: int | None = None  # the allowed roles' status when it is not 200 (GET) / 302 (POST)
 
 
 MATRIX: dict[str, Rule] = {
@@ -54,6 +58,47 @@ MATRIX: dict[str, Rule] = {
     ),
     "admin.signature": Rule("GET", "/admin/staff/{user}/signature.png", OWNER, "user"),
     "admin.audit_log": Rule("GET", "/admin/audit", OWNER),
+    "protocols.index": Rule("GET", "/protocols/?q=neck", CLINICAL),
+    "protocols.show": Rule("GET", "/protocols/{protocol}", CLINICAL),
+    # Charting: only the treating therapist writes; clinical roles read.
+    "visits.new": Rule("GET", "/patients/{patient}/visits/new", THERAPIST, "patient"),
+    "visits.edit": Rule("GET", "/visits/{visit}/edit", THERAPIST, "visit"),
+    "visits.save": Rule("POST", "/visits/{visit}/edit", THERAPIST, "visit", ok=422),
+    "visits.autosave": Rule("POST", "/visits/{visit}/autosave", THERAPIST, "visit", ok=422),
+    "visits.acknowledge": Rule(
+        "GET", "/visits/{visit}/acknowledge/tp-upper-trapezius", THERAPIST, "visit"
+    ),
+    "visits.show": Rule("GET", "/visits/{visit}", CLINICAL, "visit"),
+    "visits.pdf": Rule(
+        "GET", "/visits/{visit}/pdf", CLINICAL, "visit", ok=409
+    ),  # a draft: not printable
+    "visits.amend": Rule("POST", "/visits/{visit}/amendments", THERAPIST, "visit", ok=422),
+    # Receipts (issue 5): {billed_visit} is signed and has receipt {receipt} with one duplicate.
+    "receipts.visit": Rule("GET", "/visits/{billed_visit}/receipts", STAFF, "visit"),
+    "receipts.issue": Rule(
+        "POST",
+        "/visits/{billed_visit}/receipts",
+        STAFF,
+        "visit",
+        {"fee": "120", "payment_method": "debit"},
+    ),
+    "receipts.missed_fee": Rule(
+        "POST",
+        "/visits/{billed_visit}/missed-fee",
+        STAFF,
+        "visit",
+        {"fee": "40", "payment_method": ""},
+    ),
+    "receipts.show": Rule("GET", "/receipts/{receipt}", STAFF, "receipt"),
+    "receipts.pdf": Rule("GET", "/receipts/{receipt}/receipt.pdf", STAFF, "receipt"),
+    "receipts.reissue": Rule("POST", "/receipts/{receipt}/reissue", STAFF, "receipt"),
+    "receipts.duplicate_pdf": Rule("GET", "/receipts/{receipt}/duplicates/1.pdf", STAFF, "receipt"),
+    "receipts.void": Rule("POST", "/receipts/{receipt}/void", OWNER, "receipt", {"reason": "x"}),
+    "receipts.email": Rule("POST", "/receipts/{receipt}/email", STAFF, "receipt"),
+    "receipts.summary": Rule("GET", "/patients/{patient}/summary", CLINICAL, "patient"),
+    "receipts.statement": Rule("GET", "/patients/{patient}/statement", STAFF, "patient"),
+    "receipts.billing": Rule("GET", "/admin/billing", OWNER),
+    "receipts.export": Rule("GET", "/admin/billing/export", OWNER),
 }
 
 
@@ -70,11 +115,32 @@ def test_every_route_has_a_matrix_entry(tmp_path):
 
 def _objects(world, own: bool) -> dict[str, int | str]:
     return {
+        **_receipt_objects(world, own),
+        "visit": (world.visit if own else world.other_visit).id,
         "patient": (world.patient if own else world.other_patient).id,
         "location": (world.location if own else world.other_location).id,
         "user": (world.therapist2 if own else world.other_therapist).id,
         "protocol": "tp-upper-trapezius",
     }
+
+
+def _receipt_objects(world, own: bool) -> dict[str, int]:
+    """A signed visit with an issued receipt and one duplicate, in each clinic (made once)."""
+    if not hasattr(world, "receipts"):
+        from app.receipts.services import reissue
+
+        world.receipts = {}
+        for key, clinic, patient, therapist in (
+            (True, world.clinic, world.patient, world.therapist),
+            (False, world.other_clinic, world.other_patient, world.other_therapist),
+        ):
+            f.make_fee_schedule(clinic)
+            visit = f.make_visit(patient, therapist, signed=True, day=date(2026, 1, 5))
+            receipt = f.make_receipt(visit)
+            reissue(receipt, therapist)
+            world.receipts[key] = {"billed_visit": visit.id, "receipt": receipt.id}
+        db.session.commit()
+    return world.receipts[own]
 
 
 def _call(client: Client, rule: Rule, path: str):
@@ -88,6 +154,8 @@ def test_role_route_clinic_matrix(endpoint, app, world, login_as):
     rule = MATRIX[endpoint]
     for target in (world.therapist2, world.other_therapist):  # so the image route has content
         target.signature_image, target.signature_mimetype = b"\x89PNG fake", "image/png"
+    world.visit = f.make_visit(world.patient, world.therapist)
+    world.other_visit = f.make_visit(world.other_patient, world.other_therapist)
     db.session.commit()
     own_path = rule.path.format(**_objects(world, own=True))
 
@@ -99,7 +167,8 @@ def test_role_route_clinic_matrix(endpoint, app, world, login_as):
     for role in ROLES:
         client = login_as(role)
         response = _call(client, rule, own_path)
-        expected = (302 if rule.method == "POST" else 200) if role in rule.allowed else 403
+        allowed = rule.ok or (302 if rule.method == "POST" else 200)
+        expected = allowed if role in rule.allowed else 403
         assert response.status_code == expected, f"{role} {rule.method} {own_path}"
         if rule.scoped and role in rule.allowed:
             other_path = rule.path.format(**_objects(world, own=False))

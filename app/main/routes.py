@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
+from app.authz import Permission, can
 from app.extensions import db
+from app.visits.services import local_now, therapist_day
 
 bp = Blueprint("main", __name__)
 
@@ -28,8 +30,11 @@ def force_password_change():
 @bp.get("/")
 @login_required
 def home():
-    """Where staff land after signing in."""
-    return render_template("main/home.html")
+    """Where staff land: a therapist sees today's visits, open drafts and overdue notes."""
+    day = None
+    if can(current_user, Permission.NOTE_WRITE):
+        day = therapist_day(current_user, local_now(current_app.config["TIMEZONE"]))
+    return render_template("main/home.html", day=day)
 
 
 @bp.get("/health")

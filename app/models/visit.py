@@ -89,10 +89,13 @@ class Visit(db.Model):
     signed_by: Mapped[User | None] = relationship(foreign_keys=[signed_by_id])
     location: Mapped[Location | None] = relationship()
     applied: Mapped[list[AppliedProtocol]] = relationship(
-        back_populates="visit", order_by="AppliedProtocol.position", cascade="save-update, merge"
+        back_populates="visit",
+        order_by="AppliedProtocol.position",
+        cascade="save-update, merge",
+        passive_deletes="all",  # never orphan a note's protocols; deleting a visit is refused
     )
     amendments: Mapped[list[Amendment]] = relationship(
-        back_populates="visit", order_by="Amendment.created_at"
+        back_populates="visit", order_by="Amendment.created_at", passive_deletes="all"
     )
 
     __mapper_args__ = {"version_id_col": lock_version}
@@ -170,7 +173,10 @@ class Amendment(db.Model):
 
 
 def _was_signed(visit: Visit) -> bool:
-    """True when the row as stored in the database is signed."""
+    """True when the row as stored in the database is signed (a visit being
+    inserted in this same flush, e.g. an import, is not stored yet)."""
+    if not inspect(visit).persistent:
+        return False
     history = inspect(visit).attrs.status.history
     stored = history.deleted[0] if history.deleted else visit.status
     return stored == SIGNED

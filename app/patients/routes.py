@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Patient
 from app.patients import services
 from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
+from app.visits import services as visit_services
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -49,11 +50,13 @@ def show(patient_id: int):
     clinical = can(current_user, Permission.CLINICAL_READ)
     history = services.current_history(patient) if clinical else None
     consent = services.current_consent(patient)
+    visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
     db.session.commit()
     return render_template(
-        "patients/show.html", patient=patient, history=history, consent=consent, clinical=clinical
-    )
+        "patients/show.html", patient=patient, history=history, consent=consent,
+        clinical=clinical, **visits,
+    )  # fmt: skip
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

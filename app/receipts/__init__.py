@@ -1,0 +1,1 @@
+"""Receipts and the patient's documents: fees, receipts, summaries, statements, verification."""

@@ -1,0 +1,1 @@
+"""Charting: visits, SOAP notes, applied protocols, body chart, signing and amendments."""
