@@ -1,7 +1,8 @@
 """Write audit events (R5) in the caller's transaction.
 
-``record`` only adds the row to the session; the view's single commit stores
-it together with the change it describes, and a rollback discards both.
+``record`` holds the event in the session; the view's single commit links it
+into the clinic's hash chain (``app.audit_chain``) and stores it together with
+the change it describes, and a rollback discards both.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import select
 
+from app import audit_chain
 from app.extensions import db
-from app.models import AuditEvent, Patient, User
+from app.models import AuditEvent, Patient, User, utcnow
 
 
 class Action(StrEnum):
@@ -37,6 +40,7 @@ class Action(StrEnum):
     USER_DEACTIVATE = "user:deactivate"
     USER_REACTIVATE = "user:reactivate"
     AUDIT_VIEW = "audit:view"
+    AUDIT_VERIFY = "audit:verify"
     VISIT_CREATE = "visit:create"
     VISIT_VIEW = "visit:view"
     VISIT_UPDATE = "visit:update"
@@ -62,6 +66,27 @@ class Action(StrEnum):
     SUMMARY_VERIFY = "summary:verify"
     STATEMENT_PRINT = "statement:print"
     STATEMENT_EMAIL = "statement:email"
+    # Oversight
+    COMPLIANCE_VIEW = "compliance:view"
+    COMPLIANCE_UPDATE = "compliance:update"
+    BILLING_REPORT_VIEW = "billing_report:view"
+    BILLING_REPORT_EXPORT = "billing_report:export"
+    RETENTION_VIEW = "retention:view"
+    PATIENT_PURGE = "patient:purge"
+    # Patient portal
+    PORTAL_INVITE = "portal:invite"
+    PORTAL_INVITE_ACCEPT = "portal:invite_accept"
+    PORTAL_INVITE_REFUSED = "portal:invite_refused"
+    PORTAL_VIEW = "portal:view"
+    PORTAL_VISIT_VIEW = "portal:visit_view"
+    PORTAL_RECEIPT_DOWNLOAD = "portal:receipt_download"
+    PORTAL_SUMMARY_DOWNLOAD = "portal:summary_download"
+    PORTAL_ACCESS_DENIED = "portal:access_denied"
+    RECORD_REQUEST_CREATE = "record_request:create"
+    RECORD_REQUEST_LIST = "record_request:list"
+    RECORD_COPY_CREATE = "record_copy:create"
+    RECORD_COPY_EMAIL = "record_copy:email"
+    RECORD_COPY_DOWNLOAD = "record_copy:download"
 
     @property
     def subject(self) -> str:
@@ -101,7 +126,40 @@ def record(
         subject_id=getattr(subject, "id", None),
         patient_id=patient.id if patient else None,
         ip=(request.remote_addr or "") if has_request_context() else "",
+        created_at=utcnow(),
         details=details,
     )
-    db.session.add(event)
+    audit_chain.queue(db.session(), event)
     return event
+
+
+def verify_chain(chain_id: int, *, actor: User | None = None) -> audit_chain.ChainReport:
+    """Walk one clinic's chain and record the outcome as the chain's next link."""
+    report = audit_chain.verify(db.session(), chain_id)
+    record(
+        Action.AUDIT_VERIFY,
+        actor=actor,
+        clinic_id=chain_id or None,
+        intact=report.ok,
+        events=report.events,
+        first_bad_event=report.first_bad_id,
+        problems=report.problems[:5],
+    )
+    return report
+
+
+def chain_state(clinic_id: int) -> dict[str, Any]:
+    """What the owner's audit page shows: the head, the tail check, the last walk."""
+    head = db.session.get(audit_chain.AuditChainHead, clinic_id)
+    last_walk = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.clinic_id == clinic_id, AuditEvent.action == Action.AUDIT_VERIFY.value)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "links": head.seq if head else 0,
+        "head_hash": head.hash if head else audit_chain.GENESIS,
+        "tail_intact": audit_chain.tail_intact(db.session(), clinic_id),
+        "last_walk": last_walk,
+    }

@@ -87,6 +87,35 @@ def users_create(clinic_id: int, email: str, full_name: str, role: str, password
     click.echo(f"User {user.id} created: {user.email} ({role})")
 
 
+@click.group("audit")
+def audit_group() -> None:
+    """Check the tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--clinic", "clinic_id", type=int, help="Only this clinic's chain.")
+def audit_verify(clinic_id: int | None) -> None:
+    """Walk each clinic's audit chain; exit 1 at the first changed, removed or inserted event."""
+    from app import audit_chain
+
+    chain_ids = [clinic_id] if clinic_id is not None else audit_chain.chains(db.session())
+    broken = 0
+    for chain_id in chain_ids:
+        report = audit.verify_chain(chain_id)
+        label = f"clinic {chain_id}" if chain_id else "events of no clinic"
+        if report.ok:
+            click.echo(f"{label}: intact, {report.events} events, head {report.head_hash[:16]}")
+        else:
+            broken += 1
+            where = f" at event #{report.first_bad_id}" if report.first_bad_id else ""
+            click.echo(f"{label}: BROKEN{where}", err=True)
+            for problem in report.problems:
+                click.echo(f"  {problem}", err=True)
+    db.session.commit()
+    if broken:
+        raise SystemExit(1)
+
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when data already exists.")
 def demo_command(if_empty: bool) -> None:
@@ -110,5 +139,7 @@ def init_app(app: Flask) -> None:
     from app.receipts.cli import receipts_group
 
     for command in (init_command, clinics_group, users_group, demo_command, protocols_group):
+        app.cli.add_command(command)
+    for command in (audit_group,):
         app.cli.add_command(command)
     app.cli.add_command(receipts_group)

@@ -58,6 +58,7 @@ MATRIX: dict[str, Rule] = {
     ),
     "admin.signature": Rule("GET", "/admin/staff/{user}/signature.png", OWNER, "user"),
     "admin.audit_log": Rule("GET", "/admin/audit", OWNER),
+    "admin.audit_verify": Rule("POST", "/admin/audit/verify", OWNER),
     "protocols.index": Rule("GET", "/protocols/?q=neck", CLINICAL),
     "protocols.show": Rule("GET", "/protocols/{protocol}", CLINICAL),
     # Charting: only the treating therapist writes; clinical roles read.
@@ -143,6 +144,25 @@ def _receipt_objects(world, own: bool) -> dict[str, int]:
     return world.receipts[own]
 
 
+PATIENT_RECORDS = {"patient", "visit", "receipt"}
+# Forms that show no more of the record than the patient's name: nothing is read.
+NAME_ONLY = {"patients.consent_new", "visits.new", "receipts.summary", "receipts.statement"}
+
+
+def _last_patient_event() -> int:
+    """The id of the newest audit event that names a patient (0 when none)."""
+    from sqlalchemy import func, select
+
+    from app.models import AuditEvent
+
+    with db.engine.connect() as conn:  # a fresh read, outside the test's session
+        return conn.scalar(
+            select(func.coalesce(func.max(AuditEvent.id), 0)).where(
+                AuditEvent.patient_id.is_not(None)
+            )
+        )
+
+
 def _call(client: Client, rule: Rule, path: str):
     if rule.method == "POST":
         return client.post(path, rule.data or {})
@@ -164,12 +184,23 @@ def test_role_route_clinic_matrix(endpoint, app, world, login_as):
     assert response.status_code == 302, f"anonymous {endpoint}"
     assert response.headers["Location"].startswith("/signin"), f"anonymous {endpoint}"
 
+    seen = _last_patient_event()
     for role in ROLES:
         client = login_as(role)
         response = _call(client, rule, own_path)
         allowed = rule.ok or (302 if rule.method == "POST" else 200)
         expected = allowed if role in rule.allowed else 403
         assert response.status_code == expected, f"{role} {rule.method} {own_path}"
+        if (
+            role in rule.allowed
+            and rule.method == "GET"
+            and rule.scoped in PATIENT_RECORDS
+            and endpoint not in NAME_ONLY
+            and response.status_code < 400
+        ):
+            # R5: opening, printing or changing a patient's record leaves an audit entry.
+            assert _last_patient_event() > seen, f"{role} {endpoint} not audited"
+            seen = _last_patient_event()
         if rule.scoped and role in rule.allowed:
             other_path = rule.path.format(**_objects(world, own=False))
             assert _call(client, rule, other_path).status_code == 404, (

@@ -1,6 +1,6 @@
 """The data model, one module per aggregate."""
 
-from app.models.audit import AuditEvent
+from app.models.audit import AuditChainHead, AuditEvent
 from app.models.clinic import JURISDICTIONS, Clinic, Location
 from app.models.patient import (
     CONSENT_ELEMENTS,
@@ -47,6 +47,7 @@ __all__ = [
     "SIGNED",
     "Amendment",
     "AppliedProtocol",
+    "AuditChainHead",
     "AuditEvent",
     "BillingSettings",
     "Clinic",

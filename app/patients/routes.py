@@ -70,6 +70,8 @@ def edit(patient_id: int):
         db.session.commit()
         flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
         return redirect(url_for("patients.show", patient_id=patient.id))
+    audit.record(Action.PATIENT_VIEW, patient, page="edit")
+    db.session.commit()
     return render_template("patients/form.html", form=form, patient=patient)
 
 
@@ -95,6 +97,8 @@ def history_new(patient_id: int):
         db.session.commit()
         flash(f"Health history version {entry.version} recorded.", "success")
         return redirect(url_for("patients.show", patient_id=patient.id))
+    audit.record(Action.HISTORY_VIEW, patient, page="new version")
+    db.session.commit()
     return render_template("patients/history_form.html", form=form, patient=patient)
 
 

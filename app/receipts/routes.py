@@ -111,6 +111,8 @@ def _render_visit(visit: Visit, issue: IssueForm, missed: MissedFeeForm, status:
 def visit(visit_id: int):
     """A visit's receipts, and the form to issue one (or record a missed-visit fee)."""
     visit = _visit_or_404(visit_id)
+    audit.record(Action.RECEIPT_VIEW, visit, patient=visit.patient, page="visit receipts")
+    db.session.commit()
     return _render_visit(visit, *_visit_forms(visit))
 
 

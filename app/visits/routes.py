@@ -244,6 +244,8 @@ def acknowledge(visit_id: int, protocol_id: str):
                 flash(str(exc), "error")
             db.session.commit()
             return redirect(url_for("visits.edit", visit_id=visit.id, _anchor="treatment"))
+    audit.record(Action.VISIT_VIEW, visit, patient=visit.patient, page="contraindications")
+    db.session.commit()
     return render_template(
         "visits/acknowledge.html", visit=visit, protocol=protocol, result=result, form=form
     )

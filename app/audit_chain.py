@@ -1,0 +1,245 @@
+"""The audit log's hash chain: appending links and verifying them (R5).
+
+Each clinic's events form one chain. An event's ``hash`` is the SHA-256 of its
+own content together with ``prev_hash``, the hash of the event before it, so
+changing, removing, inserting or reordering any row breaks every link after
+it. ``audit_chain_heads`` keeps the last link of each chain; it also reveals
+events cut from the end.
+
+Links are added when the session commits, after everything else has been
+flushed: the head row is the last lock a transaction takes, which serialises
+writers of one clinic without risking a deadlock with other row locks (the
+receipt counter, for instance). On PostgreSQL a trigger refuses UPDATE and
+DELETE on ``audit_events`` (migration 0004).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from app.models import AuditChainHead, AuditEvent
+from app.models.types import utcnow
+
+GENESIS = "0" * 64
+PENDING = "audit_pending"  # key in Session.info: events waiting for the commit
+
+
+def chain_of(clinic_id: int | None) -> int:
+    """The chain an event belongs to: its clinic's, or 0 for events of no clinic."""
+    return clinic_id or 0
+
+
+def normalise(details: dict[str, Any]) -> dict[str, Any]:
+    """Details exactly as they will read back from the JSON column."""
+    return json.loads(json.dumps(details, default=str))
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else ""
+
+
+def content_hash(event: Any) -> str:
+    """The hash of an event's content and of the link before it.
+
+    ``event`` is an ``AuditEvent`` or a row with the same column names.
+    """
+    content = [
+        "stillpoint-audit-v1",
+        chain_of(event.clinic_id),
+        event.seq,
+        event.prev_hash,
+        _stamp(event.created_at),
+        event.actor_id,
+        event.action,
+        event.subject_type,
+        event.subject_id,
+        event.patient_id,
+        event.ip,
+        event.details or {},
+    ]
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def queue(session: Session, audit_event: AuditEvent) -> None:
+    """Hold ``audit_event`` until the session commits (see ``_link_pending``)."""
+    session.info.setdefault(PENDING, []).append(audit_event)
+
+
+def _claim(session: Session, chain_id: int, count: int) -> tuple[int, str]:
+    """Lock the head of a chain, reserve ``count`` places; return (first seq, prev hash)."""
+    conn = session.connection()
+    bump = text(
+        "UPDATE audit_chain_heads SET seq = seq + :n WHERE chain_id = :c RETURNING seq, hash"
+    )
+    row = conn.execute(bump, {"n": count, "c": chain_id}).first()
+    if row is None:
+        conn.execute(
+            text(
+                "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
+                "ON CONFLICT (chain_id) DO NOTHING"
+            ),
+            {"c": chain_id, "g": GENESIS},
+        )
+        row = conn.execute(bump, {"n": count, "c": chain_id}).one()
+    return row.seq - count + 1, row.hash
+
+
+def link(session: Session, events: list[AuditEvent]) -> None:
+    """Give each event its place and hashes, and add them to the session."""
+    by_chain: dict[int, list[AuditEvent]] = {}
+    for audit_event in events:
+        by_chain.setdefault(chain_of(audit_event.clinic_id), []).append(audit_event)
+    for chain_id in sorted(by_chain):
+        chain = by_chain[chain_id]
+        seq, prev = _claim(session, chain_id, len(chain))
+        for audit_event in chain:
+            audit_event.created_at = audit_event.created_at or utcnow()
+            audit_event.details = normalise(audit_event.details or {})
+            audit_event.seq, audit_event.prev_hash = seq, prev
+            audit_event.hash = prev = content_hash(audit_event)
+            seq += 1
+        session.execute(
+            text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c"),
+            {"h": prev, "c": chain_id},
+        )
+        session.add_all(chain)
+
+
+def _link_pending(session: Session) -> None:
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        session.flush()  # everything else first: the head lock is taken last
+        link(session, pending)
+
+
+def _drop_pending(session: Session, transaction: Any) -> None:
+    """A transaction that ends without committing takes its events with it."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+event.listen(Session, "before_commit", _link_pending)
+event.listen(Session, "after_transaction_end", _drop_pending)
+
+
+# -- verification ------------------------------------------------------------
+
+
+@dataclass
+class ChainReport:
+    """The result of walking one chain."""
+
+    chain_id: int
+    events: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+    first_bad_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, event_id: int | None, message: str) -> None:
+        if self.first_bad_id is None and event_id is not None:
+            self.first_bad_id = event_id
+        self.problems.append(message)
+
+
+def _walk(report: ChainReport, events: Iterable[Any]) -> None:
+    expected_seq, expected_prev, last_id, prev_id = 1, GENESIS, 0, 0
+    for ev in events:
+        report.events += 1
+        where = f"event #{ev.id} (link {ev.seq})"
+        before = f"event #{prev_id}" if prev_id else "the start of the chain"
+        if ev.seq > expected_seq:
+            report.fail(ev.id, f"{where}: links {expected_seq}–{ev.seq - 1} are missing (removed)")
+        elif ev.seq < expected_seq:
+            report.fail(ev.id, f"{where}: link {ev.seq} appears twice (inserted)")
+        if ev.prev_hash != expected_prev:
+            report.fail(ev.id, f"{where}: does not follow {before} (inserted or reordered)")
+        if content_hash(ev) != ev.hash:
+            report.fail(ev.id, f"{where}: its content was changed after it was written")
+        if ev.id <= last_id:
+            report.fail(ev.id, f"{where}: stored out of order (reordered)")
+        expected_seq, expected_prev = ev.seq + 1, ev.hash
+        last_id, prev_id = max(last_id, ev.id), ev.id
+        if len(report.problems) >= 20:
+            return
+    if report.ok and (report.head_seq, report.head_hash) != (expected_seq - 1, expected_prev):
+        report.fail(
+            None,
+            f"the chain ends at link {expected_seq - 1} but its head records link "
+            f"{report.head_seq}: events were removed from or added at the end",
+        )
+
+
+_COLUMNS = [
+    AuditEvent.id, AuditEvent.clinic_id, AuditEvent.seq, AuditEvent.prev_hash,
+    AuditEvent.hash, AuditEvent.created_at, AuditEvent.actor_id, AuditEvent.action,
+    AuditEvent.subject_type, AuditEvent.subject_id, AuditEvent.patient_id,
+    AuditEvent.ip, AuditEvent.details,
+]  # fmt: skip
+
+
+def _in_chain(chain_id: int) -> Any:
+    column = AuditEvent.clinic_id
+    return column.is_(None) if chain_id == 0 else column == chain_id
+
+
+def _events(session: Session, chain_id: int, batch: int = 5000) -> Iterator[Any]:
+    """A chain's events in order as plain rows, read in keyset batches.
+
+    Rows, not ORM objects: nothing piles up in the identity map, so memory
+    stays flat however long the chain is.
+    """
+    after: tuple[int, int] | None = None
+    while True:
+        stmt = select(*_COLUMNS).where(_in_chain(chain_id))
+        if after is not None:
+            stmt = stmt.where(
+                (AuditEvent.seq > after[0])
+                | ((AuditEvent.seq == after[0]) & (AuditEvent.id > after[1]))
+            )
+        rows = session.execute(stmt.order_by(AuditEvent.seq, AuditEvent.id).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = (rows[-1].seq, rows[-1].id)
+
+
+def verify(session: Session, chain_id: int) -> ChainReport:
+    """Walk one chain from its first link and report what does not hold."""
+    head = session.get(AuditChainHead, chain_id)
+    report = ChainReport(chain_id)
+    if head is not None:
+        report.head_seq, report.head_hash = head.seq, head.hash
+    _walk(report, _events(session, chain_id))
+    return report
+
+
+def chains(session: Session) -> list[int]:
+    """Every chain that has a head or an event."""
+    heads = set(session.scalars(select(AuditChainHead.chain_id)))
+    clinics = {chain_of(c) for c in session.scalars(select(AuditEvent.clinic_id).distinct())}
+    return sorted(heads | clinics)
+
+
+def tail_intact(session: Session, chain_id: int) -> bool:
+    """A constant-time check: the last event matches the head (for every page view)."""
+    head = session.get(AuditChainHead, chain_id)
+    last = session.execute(
+        select(*_COLUMNS).where(_in_chain(chain_id)).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    if head is None or last is None:
+        return head is None and last is None
+    return last.seq == head.seq and last.hash == head.hash == content_hash(last)
