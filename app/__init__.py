@@ -59,6 +59,12 @@ def register_blueprints(app: Flask) -> None:
     for bp in (main_bp, auth_bp, patients_bp, visits_bp, protocols_bp, admin_bp):
         app.register_blueprint(bp)
     app.register_blueprint(receipts_bp)
+    from app.oversight.routes import bp as oversight_bp
+
+    app.register_blueprint(oversight_bp)
+    from app.portal import init_app as init_portal
+
+    init_portal(app)
     init_protocols(app)
 
     from app import vocab

@@ -35,6 +35,11 @@ class Permission(StrEnum):
     RECEIPT_VOID = "receipt:void"
     BILLING_MANAGE = "billing:manage"  # fee schedule, tax, payment methods, export
     SUMMARY_CREATE = "summary:create"  # treatment summaries (clinical content)
+    COMPLIANCE_READ = "compliance:read"  # the owner's compliance dashboard and retention
+    RECORDS_PURGE = "records:purge"  # purge a patient's records after retention (R4)
+    RMT_BILLING_READ = "rmt_billing:read"  # receipts under an RMT's number; a therapist: own
+    PATIENT_INVITE = "patient:invite"  # invite a patient to the portal
+    RECORD_REQUEST_MANAGE = "record_request:manage"  # fulfil record-copy requests (R6)
 
 
 P = Permission
@@ -52,10 +57,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECEIPT_ISSUE,
             P.RECEIPT_REISSUE,
             P.SUMMARY_CREATE,
+            P.RMT_BILLING_READ,
         }
     ),
     Role.FRONT_DESK: frozenset(
-        {P.PATIENT_READ, P.PATIENT_WRITE, P.RECEIPT_READ, P.RECEIPT_ISSUE, P.RECEIPT_REISSUE}
+        {
+            P.PATIENT_READ,
+            P.PATIENT_WRITE,
+            P.RECEIPT_READ,
+            P.RECEIPT_ISSUE,
+            P.RECEIPT_REISSUE,
+            P.PATIENT_INVITE,
+        }
     ),
     Role.PATIENT: frozenset(),
 }

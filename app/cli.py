@@ -143,3 +143,6 @@ def init_app(app: Flask) -> None:
     for command in (audit_group,):
         app.cli.add_command(command)
     app.cli.add_command(receipts_group)
+    from app.oversight.cli import retention_group
+
+    app.cli.add_command(retention_group)

@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USE_TLS": True,  # STARTTLS after connecting
     "MAIL_FROM": None,  # e.g. "Harbour Massage Therapy <front@harbour.example>"
     "MAIL_TIMEOUT": 20,
+    # Patient portal: how long an emailed invitation link works.
+    "PORTAL_INVITE_TTL_HOURS": 72,
 }
 
 

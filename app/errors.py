@@ -7,12 +7,14 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.oversight.retention import RecordsPurged
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Please go back and try again."),
     403: ("You do not have access to this page", "Ask the clinic owner if you think you should."),
     404: ("Not found", "The page or record you asked for does not exist here."),
     405: ("Not allowed", "That action cannot be done this way."),
+    409: ("That cannot be done to this record", "It is kept as it is; see the message above."),
     413: ("That file is too large", "Please choose a smaller file."),
     429: ("Too many attempts", "Please wait a minute before trying again."),
     500: ("Something went wrong on our side", "Nothing you entered was saved. Please try again."),
@@ -36,6 +38,11 @@ def register_errors(app: Flask) -> None:
     def http_error(error: HTTPException):
         db.session.rollback()
         return _render(error.code or 500)
+
+    @app.errorhandler(RecordsPurged)
+    def records_purged(error: RecordsPurged):
+        db.session.rollback()
+        return _render(409, str(error))
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):

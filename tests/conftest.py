@@ -186,8 +186,8 @@ class Client:
         ):
             self._token = m.group(1)
 
-    def signin(self, email: str, password: str = f.PASSWORD):
-        response = self.post("/signin", {"email": email, "password": password})
+    def signin(self, email: str, password: str = f.PASSWORD, path: str = "/signin"):
+        response = self.post(path, {"email": email, "password": password})
         self._token = None  # the session was renewed
         return response
 
@@ -241,7 +241,9 @@ def world(app: Flask) -> World:
         therapist=therapist,
         therapist2=f.make_user(clinic, Role.THERAPIST, full_name="Tess Second"),
         desk=f.make_user(clinic, Role.FRONT_DESK, full_name="Dana Desk"),
-        portal_user=f.make_user(clinic, Role.PATIENT, full_name="Ada Lovelace"),
+        portal_user=f.make_user(
+            clinic, Role.PATIENT, full_name="Ada Lovelace", patient_id=patient.id
+        ),
         patient=patient,
         location=f.make_location(clinic),
         other_clinic=other,
@@ -260,7 +262,10 @@ def login_as(app: Flask, world: World):
 
     def _login(role: str) -> Client:
         c = Client(app.test_client())
-        response = c.signin(world.user(role).email)
+        # Patients sign in at the portal; the staff sign-in refuses their accounts.
+        response = c.signin(
+            world.user(role).email, path="/portal/signin" if role == "patient" else "/signin"
+        )
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return c
 

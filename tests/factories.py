@@ -189,3 +189,50 @@ def make_receipt(visit: Visit, by: User | None = None, **kw: Any) -> Any:
         payment_method=kw.pop("payment_method", "debit"),
         reason=kw.pop("reason", "" if fee is not None else "test fee"),
     )
+
+
+# Oversight (issue 6) ---------------------------------------------------------
+
+
+def make_visit_at(patient: Patient, therapist: User, start: Any, minutes: int = 60, **kw: Any):
+    """A visit starting at the naive local datetime ``start``."""
+    return make_visit(
+        patient, therapist, day=start.date(), start=start.time(), minutes=minutes, **kw
+    )
+
+
+def make_amendment(visit: Visit, by: User, created_at: Any = None, **kw: Any) -> Any:
+    """An amendment of a signed note, optionally dated (UTC-aware ``created_at``)."""
+    from app.models import Amendment
+
+    amendment = Amendment(
+        visit_id=visit.id,
+        author_id=by.id,
+        reason=kw.pop("reason", "Late entry"),
+        text=kw.pop("text", "Patient reported improved sleep."),
+        **({"created_at": created_at} if created_at else {}),
+        **kw,
+    )
+    db.session.add(amendment)
+    db.session.flush()
+    return amendment
+
+
+def make_portal_user(patient: Patient, **kw: Any) -> User:
+    """A patient-portal account linked to ``patient`` (password: PASSWORD)."""
+    from app.models import Clinic
+
+    clinic = db.session.get(Clinic, patient.clinic_id)
+    defaults: dict[str, Any] = {
+        "email": f"portal{next(_seq)}@patients.test",
+        "full_name": patient.full_name,
+        "patient_id": patient.id,
+    }
+    return make_user(clinic, Role.PATIENT, **{**defaults, **kw})
+
+
+def make_record_request(patient: Patient, by: User, **kw: Any) -> Any:
+    """A patient's request for a copy of the record, made through the portal service."""
+    from app.portal.services import request_record
+
+    return request_record(patient, by, kw.pop("note", ""))

@@ -23,7 +23,16 @@ CLINICAL = frozenset({"owner", "therapist"})
 OWNER = frozenset({"owner"})
 THERAPIST = frozenset({"therapist"})
 
-PUBLIC = {"static", "auth.signin", "main.health", "receipts.verify"}
+PUBLIC = {
+    "static",
+    "auth.signin",
+    "main.health",
+    "receipts.verify",
+    "portal.signin",
+    "portal.accept",
+}
+PATIENT = frozenset({"patient"})
+INVITERS = frozenset({"owner", "front_desk"})
 
 
 class Rule(NamedTuple):
@@ -36,9 +45,9 @@ class Rule(NamedTuple):
 
 
 MATRIX: dict[str, Rule] = {
-    "main.home": Rule("GET", "/", ALL),
+    "main.home": Rule("GET", "/", STAFF),  # a patient account gets only the portal
     "auth.signout": Rule("POST", "/signout", ALL),
-    "auth.password": Rule("GET", "/account/password", ALL),
+    "auth.password": Rule("GET", "/account/password", STAFF),
     "patients.index": Rule("GET", "/patients/?q=a", STAFF),
     "patients.new": Rule("GET", "/patients/new", STAFF),
     "patients.show": Rule("GET", "/patients/{patient}", STAFF, "patient"),
@@ -100,6 +109,40 @@ MATRIX: dict[str, Rule] = {
     "receipts.statement": Rule("GET", "/patients/{patient}/statement", STAFF, "patient"),
     "receipts.billing": Rule("GET", "/admin/billing", OWNER),
     "receipts.export": Rule("GET", "/admin/billing/export", OWNER),
+    # Patient portal (issue 6): the signed-in patient's own documents; staff get 403.
+    "portal.signout": Rule("POST", "/portal/signout", PATIENT),
+    "portal.home": Rule("GET", "/portal/", PATIENT),
+    "portal.visit": Rule("GET", "/portal/visits/{billed_visit}", PATIENT, "visit"),
+    "portal.receipt_pdf": Rule("GET", "/portal/receipts/{receipt}.pdf", PATIENT, "receipt"),
+    "portal.duplicate_pdf": Rule(
+        "GET", "/portal/receipts/{receipt}/duplicates/1.pdf", PATIENT, "receipt"
+    ),
+    "portal.summary_pdf": Rule("GET", "/portal/summaries/{summary}.pdf", PATIENT, "summary"),
+    "portal.record": Rule("GET", "/portal/record", PATIENT),
+    "portal.copy_download": Rule(
+        "GET", "/portal/record/copies/{record_copy}.json", PATIENT, "record_copy"
+    ),
+    "portal_clinic.invite": Rule("POST", "/patients/{patient}/portal-invite", INVITERS, "patient"),
+    "portal_clinic.requests": Rule("GET", "/portal-requests", OWNER),
+    "portal_clinic.fulfil": Rule(
+        "POST", "/portal-requests/{open_request}/fulfil", OWNER, "record_request"
+    ),
+    "portal_clinic.copy": Rule(
+        "GET", "/portal-requests/{done_request}/copy.json", OWNER, "record_request"
+    ),
+    # Oversight (issue 6): the owner's compliance pages; the RMT billing report for
+    # clinical roles (a therapist sees only their own receipts, see test_oversight.py).
+    "oversight.dashboard": Rule("GET", "/admin/compliance/", OWNER),
+    "oversight.settings": Rule(
+        "POST",
+        "/admin/compliance/settings",
+        OWNER,
+        data={"working_day_minutes": "480", "snoop_min_patients": "10", "snoop_window_days": "30"},
+    ),
+    "oversight.billing_report": Rule("GET", "/admin/compliance/billing", CLINICAL),
+    "oversight.billing_csv": Rule("GET", "/admin/compliance/billing.csv", CLINICAL),
+    "oversight.retention_list": Rule("GET", "/admin/compliance/retention", OWNER),
+    "oversight.purge": Rule("GET", "/admin/compliance/retention/{patient}/purge", OWNER, "patient"),
 }
 
 
@@ -117,6 +160,7 @@ def test_every_route_has_a_matrix_entry(tmp_path):
 def _objects(world, own: bool) -> dict[str, int | str]:
     return {
         **_receipt_objects(world, own),
+        **_portal_objects(world, own),
         "visit": (world.visit if own else world.other_visit).id,
         "patient": (world.patient if own else world.other_patient).id,
         "location": (world.location if own else world.other_location).id,
@@ -163,6 +207,39 @@ def _last_patient_event() -> int:
         )
 
 
+def _portal_objects(world, own: bool) -> dict[str, int]:
+    """A treatment summary, an open and a fulfilled record request in each clinic (made once)."""
+    if not hasattr(world, "portal"):
+        from app.models import RecordCopy, RecordRequest
+        from app.receipts.documents import create_summary
+
+        world.portal = {}
+        for key, patient, by in (
+            (True, world.patient, world.portal_user),
+            (False, world.other_patient, world.other_owner),
+        ):
+            summary, _ = create_summary(patient, date(2026, 1, 1), date(2026, 1, 31), actor=by)
+            ids = {"summary": summary.id}
+            for name in ("open_request", "done_request"):
+                row = RecordRequest(
+                    clinic_id=patient.clinic_id, patient_id=patient.id,
+                    requested_by_id=by.id, due_on=date(2026, 2, 5),
+                )  # fmt: skip
+                db.session.add(row)
+                db.session.flush()
+                ids[name] = row.id
+            copy = RecordCopy(
+                clinic_id=patient.clinic_id, patient_id=patient.id, request_id=ids["done_request"],
+                created_by_id=by.id, pdf_data=b"%PDF-", pdf_sha256="0" * 64, json_data=b"{}",
+                json_sha256="0" * 64,
+            )  # fmt: skip
+            db.session.add(copy)
+            db.session.flush()
+            world.portal[key] = {**ids, "record_copy": copy.id}
+        db.session.commit()
+    return world.portal[own]
+
+
 def _call(client: Client, rule: Rule, path: str):
     if rule.method == "POST":
         return client.post(path, rule.data or {})
@@ -182,7 +259,8 @@ def test_role_route_clinic_matrix(endpoint, app, world, login_as):
     anonymous = Client(app.test_client())
     response = _call(anonymous, rule, own_path)
     assert response.status_code == 302, f"anonymous {endpoint}"
-    assert response.headers["Location"].startswith("/signin"), f"anonymous {endpoint}"
+    signin = "/portal/signin" if endpoint.startswith("portal.") else "/signin"
+    assert response.headers["Location"].startswith(signin), f"anonymous {endpoint}"
 
     seen = _last_patient_event()
     for role in ROLES:

@@ -7,22 +7,35 @@ from sqlalchemy import func, select
 from app import audit
 from app.audit import Action
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import Role, User, utcnow
 from app.models.user import new_session_token
 from app.security import hash_password, needs_rehash, verify_password
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None (and audit the failure)."""
+def _door_problem(user: User, portal: bool) -> str | None:
+    """Staff sign in only at /signin, patients only at the portal (/portal/signin)."""
+    if not user.active:
+        return "inactive"
+    if portal != (user.role == Role.PATIENT) or (portal and user.patient_id is None):
+        return "portal account at staff sign-in" if not portal else "staff account at portal"
+    return None
+
+
+def authenticate(email: str, password: str, *, portal: bool = False) -> User | None:
+    """Return the active user with these credentials, or None (and audit the failure).
+
+    ``portal`` selects the door: patient accounts at the portal, staff elsewhere.
+    """
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
+    problem = _door_problem(user, portal) if ok and user else "bad credentials"
+    if problem:
         audit.record(
             Action.SIGNIN_FAILED,
             actor=None,
             clinic_id=user.clinic_id if user else None,
             email=email.strip().lower()[:254],
-            reason="inactive" if ok and user else "bad credentials",
+            reason=problem,
         )
         return None
     if needs_rehash(user.password_hash):

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.clinic import JURISDICTIONS, Clinic, Location
+from app.models.oversight import ComplianceSettings, RetentionPurge
 from app.models.patient import (
     CONSENT_ELEMENTS,
     Consent,
@@ -9,6 +10,7 @@ from app.models.patient import (
     ImmutableRecordError,
     Patient,
 )
+from app.models.portal import RECORD_REQUEST_DAYS, PortalInvite, RecordCopy, RecordRequest
 from app.models.receipt import (
     GIFT_CERTIFICATE,
     PAYMENT_METHODS,
@@ -44,6 +46,7 @@ __all__ = [
     "JURISDICTIONS",
     "NO_SHOW",
     "PAYMENT_METHODS",
+    "RECORD_REQUEST_DAYS",
     "SIGNED",
     "Amendment",
     "AppliedProtocol",
@@ -51,6 +54,7 @@ __all__ = [
     "AuditEvent",
     "BillingSettings",
     "Clinic",
+    "ComplianceSettings",
     "Consent",
     "FeeScheduleItem",
     "HealthHistory",
@@ -58,10 +62,14 @@ __all__ = [
     "Location",
     "MissedVisitFee",
     "Patient",
+    "PortalInvite",
     "Receipt",
     "ReceiptCounter",
     "ReceiptReissue",
     "ReceiptVoid",
+    "RecordCopy",
+    "RecordRequest",
+    "RetentionPurge",
     "Role",
     "SignatureImage",
     "TreatmentSummary",

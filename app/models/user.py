@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -34,6 +34,7 @@ class User(UserMixin, db.Model):
     """An account. Users are deactivated, never deleted: records name them."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_patient_id", "patient_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
@@ -54,6 +55,10 @@ class User(UserMixin, db.Model):
     registering_body: Mapped[str] = mapped_column(String(120), default="")
     signature_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     signature_mimetype: Mapped[str] = mapped_column(String(40), default="")
+
+    # Patient portal: the one patient a ``patient`` account belongs to (unique index:
+    # SQLite adds it to an existing table without a rebuild, see migration 0005).
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
 
     clinic: Mapped[Clinic] = relationship()
 

@@ -14,6 +14,7 @@ from app.audit import Action
 from app.extensions import db
 from app.models import Consent, HealthHistory, Patient, User
 from app.models.types import digits, fold, phone_key
+from app.oversight.retention import refuse_if_purged
 
 PATIENT_FIELDS = (
     "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
@@ -102,6 +103,7 @@ def current_history(patient: Patient) -> HealthHistory | None:
 
 def add_health_history(patient: Patient, user: User, data: dict[str, Any]) -> HealthHistory:
     """Record a new dated version of the health history; earlier ones stay as they were."""
+    refuse_if_purged(patient)
     latest = db.session.scalar(
         select(func.max(HealthHistory.version)).where(HealthHistory.patient_id == patient.id)
     )
@@ -126,6 +128,7 @@ def add_health_history(patient: Patient, user: User, data: dict[str, Any]) -> He
 
 def record_consent(patient: Patient, user: User, data: dict[str, Any]) -> Consent:
     """Record a documented treatment consent for ``patient``."""
+    refuse_if_purged(patient)
     consent = Consent(
         patient_id=patient.id,
         kind="treatment",

@@ -35,6 +35,7 @@ from app.models import (
     Visit,
     utcnow,
 )
+from app.oversight.retention import refuse_if_purged
 from app.pdf import PdfAttachment, render_pdf
 from app.receipts.services import ReceiptRefused, local_date, new_code
 
@@ -211,6 +212,7 @@ def create_summary(
     patient: Patient, first: date, last: date, *, actor: User | None
 ) -> tuple[TreatmentSummary, list[Visit]]:
     """Record a treatment summary of the signed visits in the period (for verification)."""
+    refuse_if_purged(patient, ReceiptRefused)
     if last < first:
         raise ReceiptRefused("The end of the period is before its start.")
     visits = summary_visits(patient, first, last)
@@ -271,8 +273,19 @@ def summary_payload(
     }
 
 
-def render_summary(summary: TreatmentSummary, patient: Patient, visits: list[Visit]) -> bytes:
+# Left out of the patient portal's copy of a summary: the clinic keeps these internal.
+INTERNAL_SUMMARY_FIELDS = ("clinical_impression", "amendments")
+
+
+def render_summary(
+    summary: TreatmentSummary, patient: Patient, visits: list[Visit], *, patient_copy: bool = False
+) -> bytes:
+    """The summary PDF; ``patient_copy`` (the portal's download) leaves out internal fields."""
     payload = summary_payload(summary, patient, visits)
+    if patient_copy:
+        for entry in payload["visits"]:
+            for key in INTERNAL_SUMMARY_FIELDS:
+                entry.pop(key, None)
     trend = pain_trend_svg([PainPoint(v.visit_date, v.pain_before, v.pain_after) for v in visits])
     return render_pdf(
         "pdf/summary.html",
@@ -284,6 +297,7 @@ def render_summary(summary: TreatmentSummary, patient: Patient, visits: list[Vis
         issued_on=local_date(summary.created_at),
         qr=qr_data_uri(payload["verification"]["url"]),
         verify=payload["verification"],
+        patient_copy=patient_copy,
         attachments=[
             PdfAttachment("summary.json", _json(payload), "The summary's data", summary.created_at)
         ],

@@ -43,6 +43,7 @@ from app.models import (
     User,
     Visit,
 )
+from app.oversight.retention import refuse_if_purged
 
 SERVICE_DESCRIPTION = "Massage Therapy treatment – {minutes} minutes"
 GIFT_REASON = "Redeemed by gift certificate: no amount payable"
@@ -276,6 +277,7 @@ def issue_receipt(
     visit: Visit, issuer: User | None, *, fee_cents: int, payment_method: str, reason: str = ""
 ) -> Receipt:
     """Issue the original receipt for a signed, attended visit, in the treating RMT's name."""
+    refuse_if_purged(visit.patient, ReceiptRefused)
     if problem := refusal(visit):
         raise ReceiptRefused(problem)
     charge = price(visit, fee_cents, payment_method, reason)

@@ -67,6 +67,9 @@ def new(patient_id: int):
             visit = services.start_visit(patient, current_user, form.data)
         except services.Overlap as exc:
             form.start_time.errors = [str(exc)]
+        except services.VisitError as exc:  # e.g. the patient's records were purged (R4)
+            db.session.rollback()
+            flash(str(exc), "error")
         else:
             db.session.commit()
             return redirect(url_for("visits.edit", visit_id=visit.id))

@@ -27,6 +27,7 @@ from app.models import (
     Visit,
     utcnow,
 )
+from app.oversight.retention import purge_of, refuse_if_purged
 from app.patients.services import current_consent, current_history
 from app.protocols.contraindications import CheckResult, check
 from app.protocols.library import Protocol
@@ -114,6 +115,7 @@ def last_signed_visit(patient: Patient, before: datetime | None = None) -> Visit
 
 def start_visit(patient: Patient, therapist: User, data: dict[str, Any]) -> Visit:
     """Open a draft visit for ``patient`` with ``therapist``; refuse overlapping times."""
+    refuse_if_purged(patient, VisitError)
     visit = Visit(
         clinic_id=patient.clinic_id, patient_id=patient.id, therapist_id=therapist.id,
         location_id=data.get("location_id") or None, updated_by_id=therapist.id,
@@ -538,6 +540,7 @@ def chart_visits(patient: Patient, before: str | None, clinical: bool) -> dict[s
 
     page = patient_visits(patient, before)
     data: dict[str, Any] = {"visit_page": page, "trend": None, "latest_marks": [], "red_flags": []}
+    data["purge"] = purge_of(patient)  # a tombstone shows its purge instead of the chart (R4)
     if clinical:
         points = pain_points(patient)
         data["trend"] = pain_trend_svg(points) if points else None

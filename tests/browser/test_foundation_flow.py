@@ -52,7 +52,9 @@ def test_register_with_a_mistake_then_find_the_patient(page, world):
 
 def test_keyboard_only_sign_in(page, world):
     page.goto("/signin")
-    page.keyboard.type(world.therapist.email)  # the email field has focus on load
+    # The email field has focus on load (autofocus); wait for it on a busy machine.
+    page.wait_for_function("document.activeElement && document.activeElement.type === 'email'")
+    page.keyboard.type(world.therapist.email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")

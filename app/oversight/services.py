@@ -1,0 +1,350 @@
+"""The compliance dashboard's rules (B7, R5, and R4 from ``retention``). No request here.
+
+Each dashboard rule is one set-based SELECT limited to one clinic. It returns at
+most ``limit`` rows and, through a window ``COUNT(*) OVER ()``, the number of rows
+it would return without the limit. The dashboard therefore costs the same number
+of statements whether the clinic has ten visits or ten million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Select, and_, distinct, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.models import (
+    ATTENDED,
+    DRAFT,
+    SIGNED,
+    Amendment,
+    AuditEvent,
+    ComplianceSettings,
+    Patient,
+    Receipt,
+    ReceiptReissue,
+    ReceiptVoid,
+    Role,
+    User,
+    Visit,
+)
+from app.models.oversight import SNOOP_MIN_PATIENTS, SNOOP_WINDOW_DAYS, WORKING_DAY_MINUTES
+from app.oversight.retention import retention_due
+from app.oversight.sections import SECTION_LIMIT, Section, section
+from app.visits.services import OVERDUE_AFTER
+
+UNBILLED_AFTER = timedelta(days=1)
+REISSUE_LIMIT = 2  # more reprints than this are listed
+# Audit actions that open a chart (R5): demographics, notes, health history.
+CHART_VIEWS = ("patient:view", "visit:view", "health_history:view")
+SETTING_FIELDS = ("working_day_minutes", "snoop_min_patients", "snoop_window_days")
+
+
+# Settings ----------------------------------------------------------------------
+
+
+def settings_for(clinic_id: int) -> ComplianceSettings:
+    """The clinic's thresholds; an unsaved row with the defaults when none is stored."""
+    row = db.session.get(ComplianceSettings, clinic_id)
+    return row or ComplianceSettings(
+        clinic_id=clinic_id,
+        working_day_minutes=WORKING_DAY_MINUTES,
+        snoop_min_patients=SNOOP_MIN_PATIENTS,
+        snoop_window_days=SNOOP_WINDOW_DAYS,
+    )
+
+
+def update_settings(clinic_id: int, data: dict[str, int]) -> list[str]:
+    """Store the thresholds; return the names of the ones that changed."""
+    row = settings_for(clinic_id)
+    db.session.add(row)
+    changed = []
+    for name in SETTING_FIELDS:
+        if name in data and data[name] != getattr(row, name):
+            setattr(row, name, data[name])
+            changed.append(name)
+    db.session.flush()
+    return changed
+
+
+# Dashboard rules ---------------------------------------------------------------
+
+_patient = aliased(Patient, name="rule_patient")
+_therapist = aliased(User, name="rule_therapist")
+
+
+def _visit_rows() -> Select[Any]:
+    """A visit with its patient's and therapist's names (one join each, no N+1)."""
+    return (
+        select(
+            Visit.id.label("visit_id"),
+            Visit.local_start,
+            Visit.duration_minutes,
+            Visit.patient_id,
+            (_patient.given_name + " " + _patient.family_name).label("patient_name"),
+            _therapist.full_name.label("therapist_name"),
+        )
+        .join(_patient, _patient.id == Visit.patient_id)
+        .join(_therapist, _therapist.id == Visit.therapist_id)
+    )
+
+
+def unsigned_notes(
+    clinic_id: int, now_local: datetime, limit: int | None = SECTION_LIMIT
+) -> Section:
+    """Draft notes of attended visits that started more than 48 hours ago."""
+    stmt = _visit_rows().where(
+        Visit.clinic_id == clinic_id,
+        Visit.status == DRAFT,
+        Visit.attendance == ATTENDED,
+        Visit.local_start < now_local - OVERDUE_AFTER,
+    )
+    return section(stmt.order_by(Visit.local_start, Visit.id), limit)
+
+
+def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Pairs of attended visits of one therapist whose times overlap (touching is fine).
+
+    Each pair is found once, from the visit that starts first: the other one then
+    starts inside it, a range the (clinic, therapist, start) index answers.
+    """
+    first, second = aliased(Visit, name="first_visit"), aliased(Visit, name="second_visit")
+    stmt = (
+        select(
+            first.id.label("first_id"),
+            first.local_start.label("first_start"),
+            first.local_end.label("first_end"),
+            second.id.label("second_id"),
+            second.local_start.label("second_start"),
+            second.local_end.label("second_end"),
+            _therapist.full_name.label("therapist_name"),
+        )
+        .join(
+            second,
+            and_(
+                second.clinic_id == first.clinic_id,
+                second.therapist_id == first.therapist_id,
+                second.local_start >= first.local_start,
+                second.local_start < first.local_end,
+                second.id != first.id,
+                or_(second.local_start > first.local_start, second.id > first.id),
+            ),
+        )
+        .join(_therapist, _therapist.id == first.therapist_id)
+        .where(
+            first.clinic_id == clinic_id,
+            first.attendance == ATTENDED,
+            second.attendance == ATTENDED,
+        )
+        .order_by(first.local_start.desc(), first.id)
+    )
+    return section(stmt, limit)
+
+
+def overbooked_days(
+    clinic_id: int, working_day_minutes: int, limit: int | None = SECTION_LIMIT
+) -> Section:
+    """Therapist-days whose attended visits add up to more minutes than a working day."""
+    day = func.date(Visit.local_start, type_=Date)
+    minutes = func.sum(Visit.duration_minutes)
+    stmt = (
+        select(
+            Visit.therapist_id,
+            _therapist.full_name.label("therapist_name"),
+            day.label("day"),
+            minutes.label("minutes"),
+            func.count(Visit.id).label("visits"),
+            func.min(Visit.id).label("visit_id"),
+        )
+        .join(_therapist, _therapist.id == Visit.therapist_id)
+        .where(Visit.clinic_id == clinic_id, Visit.attendance == ATTENDED)
+        .group_by(Visit.therapist_id, _therapist.full_name, day)
+        .having(minutes > working_day_minutes)
+        .order_by(day.desc(), Visit.therapist_id)
+    )
+    return section(stmt, limit)
+
+
+def amended_after_receipt(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Visits whose note gained an amendment after a receipt for it was issued."""
+    stmt = (
+        select(
+            Receipt.visit_id,
+            Receipt.patient_id,
+            Receipt.patient_name,
+            Receipt.therapist_name,
+            func.min(Receipt.id).label("receipt_id"),
+            func.min(Receipt.number).label("receipt_number"),
+            func.min(Receipt.issued_at).label("issued_at"),
+            func.max(Amendment.created_at).label("amended_at"),
+            func.count(distinct(Amendment.id)).label("amendments"),
+        )
+        .join(
+            Amendment,
+            and_(Amendment.visit_id == Receipt.visit_id, Amendment.created_at > Receipt.issued_at),
+        )
+        .where(Receipt.clinic_id == clinic_id)
+        .group_by(
+            Receipt.visit_id, Receipt.patient_id, Receipt.patient_name, Receipt.therapist_name
+        )
+        .order_by(func.max(Amendment.created_at).desc())
+    )
+    return section(stmt, limit)
+
+
+def reissued_often(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Receipts printed as a DUPLICATE more than twice."""
+    copies = func.count(ReceiptReissue.id)
+    stmt = (
+        select(
+            Receipt.id.label("receipt_id"),
+            Receipt.number,
+            Receipt.patient_id,
+            Receipt.patient_name,
+            Receipt.therapist_name,
+            Receipt.service_date,
+            copies.label("reissues"),
+            func.max(ReceiptReissue.reissued_at).label("last_reissued_at"),
+        )
+        .join(ReceiptReissue, ReceiptReissue.receipt_id == Receipt.id)
+        .where(Receipt.clinic_id == clinic_id)
+        .group_by(
+            Receipt.id,
+            Receipt.number,
+            Receipt.patient_id,
+            Receipt.patient_name,
+            Receipt.therapist_name,
+            Receipt.service_date,
+        )
+        .having(copies > REISSUE_LIMIT)
+        .order_by(copies.desc(), Receipt.number)
+    )
+    return section(stmt, limit)
+
+
+def visits_without_receipt(
+    clinic_id: int, now_local: datetime, limit: int | None = SECTION_LIMIT
+) -> Section:
+    """Signed, attended visits older than a day with no receipt in force (none, or all void)."""
+    in_force = (
+        select(Receipt.id)
+        .where(Receipt.visit_id == Visit.id)
+        .where(~exists().where(ReceiptVoid.receipt_id == Receipt.id))
+    )
+    stmt = _visit_rows().where(
+        Visit.clinic_id == clinic_id,
+        Visit.status == SIGNED,
+        Visit.attendance == ATTENDED,
+        Visit.local_start < now_local - UNBILLED_AFTER,
+        ~in_force.exists(),
+    )
+    return section(stmt.order_by(Visit.local_start.desc(), Visit.id), limit)
+
+
+def receipts_without_signed_visit(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Receipts whose visit is not a signed, attended visit of the same patient and RMT.
+
+    The receipt guards (service, ORM and database triggers) make this impossible;
+    the rule proves it stays so.
+    """
+    stmt = (
+        select(
+            Receipt.id.label("receipt_id"),
+            Receipt.number,
+            Receipt.visit_id,
+            Receipt.patient_id,
+            Receipt.patient_name,
+            Receipt.therapist_name,
+            Visit.status,
+            Visit.attendance,
+        )
+        .join(Visit, Visit.id == Receipt.visit_id)
+        .where(
+            Receipt.clinic_id == clinic_id,
+            or_(
+                Visit.status != SIGNED,
+                Visit.attendance != ATTENDED,
+                Visit.patient_id != Receipt.patient_id,
+                Visit.therapist_id != Receipt.therapist_id,
+                Visit.clinic_id != Receipt.clinic_id,
+            ),
+        )
+        .order_by(Receipt.number)
+    )
+    return section(stmt, limit)
+
+
+def chart_snooping(
+    clinic_id: int,
+    now: datetime,
+    min_patients: int = SNOOP_MIN_PATIENTS,
+    window_days: int = SNOOP_WINDOW_DAYS,
+    limit: int | None = SECTION_LIMIT,
+) -> Section:
+    """Staff who opened the charts of ``min_patients`` or more patients they never treated."""
+    treated = exists().where(
+        Visit.patient_id == AuditEvent.patient_id, Visit.therapist_id == AuditEvent.actor_id
+    )
+    patients = func.count(distinct(AuditEvent.patient_id))
+    stmt = (
+        select(
+            AuditEvent.actor_id,
+            User.full_name,
+            User.role,
+            patients.label("patients"),
+            func.count(AuditEvent.id).label("views"),
+            func.max(AuditEvent.created_at).label("last_at"),
+        )
+        .join(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.clinic_id == clinic_id,
+            AuditEvent.action.in_(CHART_VIEWS),
+            AuditEvent.created_at >= now - timedelta(days=window_days),
+            AuditEvent.patient_id.is_not(None),
+            User.role != Role.PATIENT.value,
+            ~treated,
+        )
+        .group_by(AuditEvent.actor_id, User.full_name, User.role)
+        .having(patients >= min_patients)
+        .order_by(patients.desc(), AuditEvent.actor_id)
+    )
+    return section(stmt, limit)
+
+
+# The whole dashboard ----------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    settings: ComplianceSettings
+    sections: dict[str, Section] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> int:
+        return sum(s.total for s in self.sections.values())
+
+
+def dashboard(
+    clinic_id: int, *, retention_years: int, now_local: datetime, now: datetime, today: date
+) -> Dashboard:
+    """Every rule of the compliance dashboard for one clinic: a fixed set of statements."""
+    settings = settings_for(clinic_id)
+    return Dashboard(
+        settings,
+        {
+            "unsigned": unsigned_notes(clinic_id, now_local),
+            "overlaps": overlapping_visits(clinic_id),
+            "overbooked": overbooked_days(clinic_id, settings.working_day_minutes),
+            "amended": amended_after_receipt(clinic_id),
+            "reissued": reissued_often(clinic_id),
+            "unbilled": visits_without_receipt(clinic_id, now_local),
+            "orphan_receipts": receipts_without_signed_visit(clinic_id),
+            "snooping": chart_snooping(
+                clinic_id, now, settings.snoop_min_patients, settings.snoop_window_days
+            ),
+            "retention": retention_due(clinic_id, retention_years, today),
+        },
+    )
