@@ -7,20 +7,25 @@ load the demo into a database that holds real patients (the command refuses).
 from __future__ import annotations
 
 import zlib
-from datetime import date
+from datetime import date, time, timedelta
 
 from app import audit
 from app.audit import Action
 from app.extensions import db
 from app.models import (
     CONSENT_ELEMENTS,
+    SIGNED,
+    BillingSettings,
     Clinic,
     Consent,
+    FeeScheduleItem,
     HealthHistory,
     Location,
     Patient,
     Role,
     User,
+    Visit,
+    utcnow,
 )
 from app.security import hash_password
 
@@ -222,5 +227,150 @@ def load_demo() -> Clinic:
                 elements=sorted(CONSENT_ELEMENTS), recorded_by_id=therapist.id,
             )
         )  # fmt: skip
+    _load_visits(clinic, staff, password_hash)
     audit.record(Action.CLINIC_CREATE, clinic, actor=None, via="demo")
     return clinic
+
+
+PORTAL_EMAIL = "patient@demo.test"
+FEES = {30: 7000, 45: 9500, 60: 12000, 90: 16500}  # cents, before HST
+# (patient index, therapist email, days ago, start, minutes, complaint, pain before/after,
+#  findings, impression, treatment, response, home care)
+VISITS = [
+    (
+        2,
+        "rmt@demo.test",
+        21,
+        time(9, 0),
+        60,
+        "Neck tension before a migraine",
+        6,
+        3,
+        "Hypertonic suboccipitals and upper trapezius, left more than right",
+        "Cervicogenic contribution to migraine onset",
+        "Swedish warm-up, suboccipital release, gentle trigger point work upper trapezius",
+        "Tension reduced, full rotation without pain",
+        "Heat 15 minutes at the first sign of neck tension; chin tucks 10 x 3 daily",
+    ),
+    (
+        2,
+        "rmt@demo.test",
+        7,
+        time(9, 0),
+        60,
+        "Follow-up: two migraines this month, both milder",
+        4,
+        2,
+        "Suboccipitals less tender; left levator scapulae taut",
+        "Improving cervical myofascial tension",
+        "Suboccipital release, levator scapulae stretch, scalene work",
+        "Felt looser; no headache after treatment",
+        "Levator scapulae stretch 30 s x 3 each side, twice daily",
+    ),
+    (
+        3,
+        "rmt2@demo.test",
+        14,
+        time(17, 30),
+        45,
+        "Afternoon tension headaches at the desk",
+        5,
+        2,
+        "Forward head posture; tender upper trapezius trigger points referring to the temple",
+        "Tension-type headache with myofascial trigger points",
+        "Trigger point release upper trapezius and sternocleidomastoid, pectoral stretch",
+        "Headache gone at the end of treatment",
+        "Screen at eye level; stand up every 45 minutes; doorway pectoral stretch",
+    ),
+    (
+        5,
+        "rmt2@demo.test",
+        10,
+        time(11, 0),
+        60,
+        "Jaw pain on waking and temple headaches",
+        6,
+        3,
+        "Hypertonic masseter and temporalis bilaterally; jaw opening 35 mm",
+        "Myofascial pain of the muscles of mastication",
+        "External masseter and temporalis release, cervical warm-up",
+        "Jaw opening 40 mm after treatment",
+        "Jaw relaxation: lips together, teeth apart; warm compress before bed",
+    ),
+]
+
+
+def _load_visits(clinic: Clinic, staff: dict[str, User], password_hash: str) -> None:
+    """A few weeks of signed, receipted visits, an overdue draft and a portal account."""
+    from app.receipts.services import issue_receipt
+
+    db.session.add(BillingSettings(clinic_id=clinic.id))
+    db.session.add_all(
+        FeeScheduleItem(clinic_id=clinic.id, minutes=m, fee_cents=c) for m, c in FEES.items()
+    )
+    patients = list(
+        db.session.scalars(
+            db.select(Patient).where(Patient.clinic_id == clinic.id).order_by(Patient.id)
+        )
+    )
+    location = clinic.locations[0]
+    today = date.today()
+    for (
+        index,
+        email,
+        days_ago,
+        start,
+        minutes,
+        complaint,
+        before,
+        after,
+        findings,
+        impression,
+        treatment,
+        response,
+        home_care,
+    ) in VISITS:
+        therapist = staff[email]
+        visit = Visit(
+            clinic_id=clinic.id,
+            patient_id=patients[index].id,
+            therapist_id=therapist.id,
+            location_id=location.id,
+            updated_by_id=therapist.id,
+            chief_complaint=complaint,
+            pain_before=before,
+            pain_after=after,
+            palpation=findings,
+            clinical_impression=impression,
+            treatment_notes=treatment,
+            treatment_response=response,
+            home_care=home_care,
+            body_marks=[
+                {"region": "neck_posterior", "side": "both", "kind": "treated", "intensity": 0}
+            ],
+        )
+        visit.set_schedule(today - timedelta(days=days_ago), start, minutes)
+        db.session.add(visit)
+        db.session.flush()
+        visit.status, visit.signed_at, visit.signed_by_id = SIGNED, utcnow(), therapist.id
+        db.session.flush()
+        issue_receipt(
+            visit, staff["desk@demo.test"], fee_cents=FEES[minutes], payment_method="debit"
+        )
+    draft = Visit(
+        clinic_id=clinic.id,
+        patient_id=patients[3].id,
+        therapist_id=staff["rmt2@demo.test"].id,
+        location_id=location.id,
+        updated_by_id=staff["rmt2@demo.test"].id,
+        chief_complaint="Follow-up: headaches twice this week",
+    )
+    draft.set_schedule(today - timedelta(days=3), time(17, 30), 45)  # an overdue draft (R1)
+    db.session.add(draft)
+    db.session.add(
+        User(
+            clinic_id=clinic.id, email=PORTAL_EMAIL, full_name=patients[2].full_name,
+            role=Role.PATIENT, patient_id=patients[2].id, password_hash=password_hash,
+        )
+    )  # fmt: skip
+    db.session.flush()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
-from app.models import AuditEvent, Clinic, HealthHistory, Patient, Role, User
+from app.models import AuditEvent, Clinic, HealthHistory, Patient, Receipt, Role, User, Visit
 from app.security import verify_password
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +39,17 @@ def test_demo_loads_once_with_the_documented_accounts(app):
     clinic = db.session.scalar(select(Clinic))
     assert clinic.name == "Demo Massage Therapy" and len(clinic.locations) == 2
     users = {u.email: u for u in db.session.scalars(select(User))}
-    assert set(users) == {"owner@demo.test", "rmt@demo.test", "rmt2@demo.test", "desk@demo.test"}
+    assert set(users) == {
+        "owner@demo.test", "rmt@demo.test", "rmt2@demo.test", "desk@demo.test", "patient@demo.test"
+    }  # fmt: skip
+    portal = users["patient@demo.test"]
+    assert portal.role == Role.PATIENT
+    assert db.session.get(Patient, portal.patient_id).given_name == "Sofia"
+    receipts = list(db.session.scalars(select(Receipt).order_by(Receipt.id)))
+    assert [r.visit.status for r in receipts] == ["signed"] * 4
+    assert [r.number for r in receipts] == [1, 2, 3, 4]
+    drafts = db.session.scalars(select(Visit).where(Visit.status == "draft")).all()
+    assert len(drafts) == 1  # an overdue note for the home page and the compliance dashboard
     assert all(verify_password(u.password_hash, "stillpoint-demo") for u in users.values())
     assert (
         users["rmt@demo.test"].registration_number and users["rmt@demo.test"].role == Role.THERAPIST
