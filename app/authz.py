@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from app.extensions import db
-from app.models import Location, Patient, Role, User
+from app.models import ATTENDED, SIGNED, Location, Patient, Role, User, Visit
 
 
 class Permission(StrEnum):
@@ -119,6 +119,18 @@ def get_or_404(model: type[M], object_id: int) -> M:
 def can_chart(user: Any, visit: Any) -> bool:
     """Only the treating therapist writes, signs and amends a visit's note."""
     return can(user, Permission.NOTE_WRITE) and visit.therapist_id == user.id
+
+
+def patient_owns(patient: Any, obj: Any) -> bool:
+    """The portal's object check: a patient reaches only documents of their own record.
+
+    A visit also has to be signed and attended: drafts and missed visits never show.
+    """
+    if obj is None or patient is None or getattr(obj, "patient_id", None) != patient.id:
+        return False
+    if isinstance(obj, Visit):
+        return obj.status == SIGNED and obj.attendance == ATTENDED
+    return True
 
 
 def can_issue_receipt(user: Any, visit: Any) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from app import audit, mail
 from app.audit import Action
+from app.authz import patient_owns
 from app.extensions import db
 from app.models import (
     ATTENDED,
@@ -193,9 +194,7 @@ def visible_visits(patient: Patient) -> list[Visit]:
 
 def own_visit(patient: Patient, visit_id: int) -> Visit | None:
     visit = db.session.get(Visit, visit_id)
-    if visit is None or visit.patient_id != patient.id:
-        return None
-    return visit if visit.status == SIGNED and visit.attendance == ATTENDED else None
+    return visit if patient_owns(patient, visit) else None
 
 
 def receipts(patient: Patient) -> list[Receipt]:
@@ -210,7 +209,7 @@ def receipts(patient: Patient) -> list[Receipt]:
 
 def own_receipt(patient: Patient, receipt_id: int) -> Receipt | None:
     receipt = db.session.get(Receipt, receipt_id)
-    return receipt if receipt is not None and receipt.patient_id == patient.id else None
+    return receipt if patient_owns(patient, receipt) else None
 
 
 def summaries(patient: Patient) -> list[TreatmentSummary]:
@@ -220,7 +219,7 @@ def summaries(patient: Patient) -> list[TreatmentSummary]:
 
 def own_summary(patient: Patient, summary_id: int) -> TreatmentSummary | None:
     summary = db.session.get(TreatmentSummary, summary_id)
-    return summary if summary is not None and summary.patient_id == patient.id else None
+    return summary if patient_owns(patient, summary) else None
 
 
 def summary_visits(summary: TreatmentSummary) -> list[Visit]:
@@ -294,7 +293,7 @@ def clinic_requests(clinic_id: int) -> tuple[list[RecordRequest], list[RecordReq
 
 def own_copy(patient: Patient, copy_id: int) -> RecordCopy | None:
     row = db.session.get(RecordCopy, copy_id)
-    return row if row is not None and row.patient_id == patient.id else None
+    return row if patient_owns(patient, row) else None
 
 
 def copy_download(row: RecordCopy, fmt: str, user: User) -> tuple[bytes, str, str]:
