@@ -49,5 +49,14 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: seed BENCH_SMALL and BENCH_VISITS visits on each backend, measure, print one table, write BENCH_JSON
+BENCH_VISITS   ?= 100000
+BENCH_SMALL    ?= 1000
+BENCH_BACKENDS ?= sqlite,postgresql
+BENCH_JSON     ?= benchmarks/results.json
+bench: $(VENV)/.dev-installed sysdeps-test
+	$(BIN)/python -m benchmarks.run --visits $(BENCH_VISITS) --small $(BENCH_SMALL) \
+		--backends $(BENCH_BACKENDS) --json $(BENCH_JSON)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov test-artifacts

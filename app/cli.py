@@ -146,3 +146,6 @@ def init_app(app: Flask) -> None:
     from app.oversight.cli import retention_group
 
     app.cli.add_command(retention_group)
+    from app.bench import bench_group
+
+    app.cli.add_command(bench_group)

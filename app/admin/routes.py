@@ -160,9 +160,10 @@ def audit_log():
     )
     audit.record(Action.AUDIT_VIEW, filters={k: v for k, v in request.args.items() if v})
     chain = audit.chain_state(current_user.clinic_id)
-    db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "before"}
-    return render_template("admin/audit.html", form=form, page=page, args=args, chain=chain)
+    html = render_template("admin/audit.html", form=form, page=page, args=args, chain=chain)
+    db.session.commit()  # after rendering: committing expires the page's rows (no N+1)
+    return html
 
 
 @bp.post("/audit/verify")

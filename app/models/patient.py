@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -16,7 +16,8 @@ from app.models.user import User
 class Patient(db.Model):
     __tablename__ = "patients"
     __table_args__ = (
-        Index("ix_patients_clinic_family_key", "clinic_id", "family_key"),
+        # Family name, then the list order (migration 0007): no sort for the first page.
+        Index("ix_patients_clinic_family_key", "clinic_id", "family_key", "given_key", "id"),
         Index("ix_patients_clinic_given_key", "clinic_id", "given_key"),
         Index("ix_patients_clinic_preferred_key", "clinic_id", "preferred_key"),
         Index("ix_patients_clinic_phone_digits", "clinic_id", "phone_digits"),
@@ -114,6 +115,13 @@ class Consent(db.Model):
     """A dated, documented consent. Kept forever; a withdrawal is a new row."""
 
     __tablename__ = "consents"
+    __table_args__ = (
+        # Only consents that name a visit (migration 0007): selective where most have none.
+        Index(
+            "ix_consents_visit_kind", "visit_id", "kind",
+            sqlite_where=text("visit_id IS NOT NULL"), postgresql_where=text("visit_id IS NOT NULL"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)

@@ -25,8 +25,11 @@ def index():
     result = services.search_patients(current_user.clinic_id, query)
     if query:
         audit.record(Action.PATIENT_SEARCH, query=query, results=len(result.patients))
-        db.session.commit()
-    return render_template("patients/index.html", query=query, result=result)
+    # Render before the commit: a commit expires every loaded row, and the page
+    # would then reload each patient with its own SELECT.
+    html = render_template("patients/index.html", query=query, result=result)
+    db.session.commit()
+    return html
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -52,11 +55,12 @@ def show(patient_id: int):
     consent = services.current_consent(patient)
     visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
-    db.session.commit()
-    return render_template(
+    html = render_template(
         "patients/show.html", patient=patient, history=history, consent=consent,
         clinical=clinical, **visits,
     )  # fmt: skip
+    db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
+    return html
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

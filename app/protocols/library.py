@@ -6,6 +6,11 @@ clinic's own protocols (``instance/protocols/``). Files live at
 and is skipped; the rest load. A clinic file replaces a shipped protocol of
 the same id. Markdown is rendered to sanitised HTML here, at load time, so
 requests only print it.
+
+Parsing and rendering every file costs a few hundred milliseconds, so the
+results are also kept on disk (``cache.LibraryCache``), keyed by each file's
+SHA-256 and by the code that parses them: a new process re-reads and hashes the
+files but renders only those that changed.
 """
 
 from __future__ import annotations
@@ -13,15 +18,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from markupsafe import Markup
 
-from app.markdown import render_markdown
 from app.protocols import schema
+from app.protocols.cache import LibraryCache
 from app.protocols.search import SearchIndex
 from app.vocab import CATEGORIES, CONDITIONS, Term
 
@@ -149,19 +154,26 @@ class Library:
         ]
 
 
-class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML that refuses a key given twice instead of keeping the last."""
+@cache
+def _strict_loader() -> type:
+    """Safe YAML that refuses a key given twice (built on first use: PyYAML loads slowly)."""
+    import yaml
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark
-                )
-            seen.add(key if isinstance(key, str) else id(key_node))
-        return super().construct_mapping(node, deep=deep)
+    base = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+
+    class StrictLoader(base):  # type: ignore[misc,valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, str) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice", key_node.start_mark
+                    )
+                seen.add(key if isinstance(key, str) else id(key_node))
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 class _Skip(Exception):
@@ -206,8 +218,10 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
             "front matter",
             "the file must start with a `---` line and close the header with another `---` line",
         )
+    import yaml
+
     try:
-        meta = yaml.load(match["meta"], Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        meta = yaml.load(match["meta"], Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -222,6 +236,44 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
 # tests build one per test) re-reads and hashes the files but renders nothing.
 _parsed: dict[tuple[str, str, str], tuple[Protocol | None, tuple[LoadProblem, ...]]] = {}
 _PARSED_LIMIT = 4096
+Parsed = tuple[Protocol | None, tuple[LoadProblem, ...]]
+
+
+def _encode(parsed: Parsed) -> dict[str, Any]:
+    """A parsed file as JSON-ready data (for the disk cache)."""
+    protocol, problems = parsed
+    data = None
+    if protocol is not None:
+        data = {f.name: getattr(protocol, f.name) for f in fields(Protocol)}
+        for name in ("absolute", "relative"):
+            data[name] = [[c.code, c.note] for c in data[name]]
+        data["references"] = [[r.title, r.url, r.citation] for r in data["references"]]
+        data["home_care_html"], data["body_html"] = (
+            str(data["home_care_html"]),
+            str(data["body_html"]),
+        )
+    return {"protocol": data, "problems": [[p.path, p.field, p.message] for p in problems]}
+
+
+def _decode(data: dict[str, Any]) -> Parsed:
+    """The inverse of ``_encode``."""
+    problems = tuple(LoadProblem(*p) for p in data["problems"])
+    raw = data["protocol"]
+    if raw is None:
+        return None, problems
+    values = dict(raw)
+    for name in ("regions", "muscles", "indications"):
+        values[name] = tuple(values[name])
+    for name in ("absolute", "relative"):
+        values[name] = tuple(Contraindication(*c) for c in values[name])
+    values["references"] = tuple(Reference(*r) for r in values["references"])
+    # Rendered and sanitised by render_markdown before it was stored.
+    values["home_care_html"] = Markup(values["home_care_html"])  # noqa: S704
+    values["body_html"] = Markup(values["body_html"])  # noqa: S704
+    return Protocol(**values), problems
+
+
+_disk = LibraryCache(_encode, _decode)
 
 
 def _protocol(path: Path, source: Source) -> tuple[Protocol | None, tuple[LoadProblem, ...]]:
@@ -236,11 +288,16 @@ def _protocol(path: Path, source: Source) -> tuple[Protocol | None, tuple[LoadPr
     if key not in _parsed:
         if len(_parsed) >= _PARSED_LIMIT:
             _parsed.clear()
+        cached = _disk.get(key)
+        if cached is not None:
+            _parsed[key] = cached
+            return cached
         try:
             _parsed[key] = _parse(path, text, digest, source, shown)
         except Exception as exc:  # one hostile file must never stop the app from starting
             message = f"could not be processed ({type(exc).__name__}); simplify the file"
             _parsed[key] = None, (LoadProblem(shown, "file", message),)
+        _disk.put(key, _parsed[key])
     return _parsed[key]
 
 
@@ -248,6 +305,8 @@ def _parse(
     path: Path, text: str, digest: str, source: Source, shown: str
 ) -> tuple[Protocol | None, tuple[LoadProblem, ...]]:
     """Validate the header and render the Markdown of one decoded file."""
+    from app.markdown import render_markdown  # imported only when a file needs rendering
+
     try:
         meta, body = _front_matter(text)
     except _Skip as skip:

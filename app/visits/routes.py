@@ -105,9 +105,10 @@ def edit(visit_id: int):
         return redirect(url_for("visits.show", visit_id=visit.id))
     services.load_visit_for_page(visit)
     audit.record(Action.VISIT_VIEW, visit, patient=visit.patient, mode="edit")
-    db.session.commit()
     form = VisitForm(formdata=None, data=services.form_initial(visit))
-    return _render_edit(visit, form)
+    page = _render_edit(visit, form)
+    db.session.commit()  # after rendering: committing expires the loaded rows
+    return page
 
 
 @bp.post("/visits/<int:visit_id>/edit")
@@ -260,11 +261,12 @@ def show(visit_id: int):
     """A visit's note as recorded, with its amendments in order."""
     visit = services.load_visit_for_page(get_visit_or_404(visit_id))
     audit.record(Action.VISIT_VIEW, visit, patient=visit.patient, mode="read")
-    db.session.commit()
-    return render_template(
+    html = render_template(
         "visits/show.html", visit=visit, form=AmendmentForm(), can_chart=can_chart(current_user, visit),
         areas=services.areas_treated(visit), sensitive_consent=services.sensitive_consent(visit),
     )  # fmt: skip
+    db.session.commit()  # after rendering: committing expires the loaded rows
+    return html
 
 
 @bp.post("/visits/<int:visit_id>/amendments")
