@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, distinct, exists, func, or_, select
+from sqlalchemy import Date, and_, distinct, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -76,33 +76,49 @@ _patient = aliased(Patient, name="rule_patient")
 _therapist = aliased(User, name="rule_therapist")
 
 
-def _visit_rows() -> Select[Any]:
-    """A visit with its patient's and therapist's names (one join each, no N+1)."""
-    return (
+def _visit_section(conditions: list[Any], limit: int | None, *, newest_first: bool) -> Section:
+    """Visits that meet ``conditions``, with their patient's and therapist's names.
+
+    The visits are chosen, ordered, counted and limited in a subquery of the
+    visits table alone, so the rule's own index drives it; the names are joined
+    to the chosen rows only. (Joined first, SQLite may walk every patient.)
+    """
+    chosen = select(
+        Visit.id, Visit.local_start, Visit.duration_minutes, Visit.patient_id, Visit.therapist_id,
+        func.count().over().label("total_rows"),
+    ).where(*conditions)  # fmt: skip
+    start = Visit.local_start.desc() if newest_first else Visit.local_start
+    chosen = chosen.order_by(start, Visit.id)
+    chosen = (chosen.limit(limit) if limit is not None else chosen).subquery("chosen")
+    stmt = (
         select(
-            Visit.id.label("visit_id"),
-            Visit.local_start,
-            Visit.duration_minutes,
-            Visit.patient_id,
+            chosen.c.id.label("visit_id"),
+            chosen.c.local_start,
+            chosen.c.duration_minutes,
+            chosen.c.patient_id,
             (_patient.given_name + " " + _patient.family_name).label("patient_name"),
             _therapist.full_name.label("therapist_name"),
+            chosen.c.total_rows,
         )
-        .join(_patient, _patient.id == Visit.patient_id)
-        .join(_therapist, _therapist.id == Visit.therapist_id)
+        .join(_patient, _patient.id == chosen.c.patient_id)
+        .join(_therapist, _therapist.id == chosen.c.therapist_id)
     )
+    outer = chosen.c.local_start.desc() if newest_first else chosen.c.local_start
+    rows = list(db.session.execute(stmt.order_by(outer, chosen.c.id)).all())
+    return Section(rows, rows[0].total_rows if rows else 0)
 
 
 def unsigned_notes(
     clinic_id: int, now_local: datetime, limit: int | None = SECTION_LIMIT
 ) -> Section:
     """Draft notes of attended visits that started more than 48 hours ago."""
-    stmt = _visit_rows().where(
+    conditions = [
         Visit.clinic_id == clinic_id,
         Visit.status == DRAFT,
         Visit.attendance == ATTENDED,
         Visit.local_start < now_local - OVERDUE_AFTER,
-    )
-    return section(stmt.order_by(Visit.local_start, Visit.id), limit)
+    ]
+    return _visit_section(conditions, limit, newest_first=False)
 
 
 def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
@@ -234,14 +250,14 @@ def visits_without_receipt(
         .where(Receipt.visit_id == Visit.id)
         .where(~exists().where(ReceiptVoid.receipt_id == Receipt.id))
     )
-    stmt = _visit_rows().where(
+    conditions = [
         Visit.clinic_id == clinic_id,
         Visit.status == SIGNED,
         Visit.attendance == ATTENDED,
         Visit.local_start < now_local - UNBILLED_AFTER,
         ~in_force.exists(),
-    )
-    return section(stmt.order_by(Visit.local_start.desc(), Visit.id), limit)
+    ]
+    return _visit_section(conditions, limit, newest_first=True)
 
 
 def receipts_without_signed_visit(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
