@@ -515,6 +515,33 @@ def test_treatment_summary_covers_signed_visits_only(login_as, billed):
     assert empty.status_code == 422 and "no signed visits" in empty.get_data(as_text=True)
 
 
+def test_summary_draws_the_pain_trend_as_an_image_and_prints_every_score_as_text(login_as, billed):
+    f.make_visit(
+        billed.patient, billed.therapist2, signed=True, day=date(2026, 3, 28),
+        pain_before=5, pain_after=2,
+    )  # fmt: skip
+    db.session.commit()
+    response = login_as("therapist").post(
+        f"/patients/{billed.patient.id}/summary",
+        {"date_from": "2026-03-01", "date_to": "2026-03-31", "send": "download"},
+    )
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.data))
+    sizes = [image.image.size for page in reader.pages for image in page.images]
+    assert (960, 315) in sizes  # the chart (app.charts.pain_trend_png), beside the QR code
+    body = pdf_text(response.data)
+    for field in (
+        "Chief complaint Neck pain with afternoon headaches",  # label and value apart
+        "Assessment / clinical",  # the label wraps in its column
+        "Pain before → after 6 → 3 / 10",
+        "Pain before → after 5 → 2 / 10",
+        "Home care",
+        "Before treatment (solid)",
+        "After treatment (dashed)",
+    ):
+        assert field in body, field
+
+
 def test_summary_lists_applied_protocol_titles(login_as, billed):
     from app.models import AppliedProtocol
 
