@@ -36,10 +36,19 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    """SQLite: enforce foreign keys, use WAL, wait instead of failing when busy."""
+    """SQLite: enforce foreign keys, use WAL, wait instead of failing when busy.
+
+    ``synchronous=NORMAL`` with WAL: a commit appends to the WAL without an fsync (the
+    WAL is synced at each checkpoint). The database cannot be corrupted by a crash; a
+    power cut may lose the last commits before a checkpoint. With the default FULL,
+    every commit (each page view writes an audit event) waited for an fsync while
+    holding the database's write lock, so workers queued behind one another's disk
+    flushes (docs/performance.md).
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()

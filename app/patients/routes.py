@@ -48,16 +48,23 @@ def new():
 @bp.get("/<int:patient_id>")
 @require(Permission.PATIENT_READ)
 def show(patient_id: int):
-    """The patient's chart; clinical parts only for clinical roles."""
+    """The patient's chart; clinical parts only for clinical roles.
+
+    The sections are read as plain rows (``services.chart_*``), not ORM objects: the page
+    is the most viewed one, and entity loading was most of its cost (docs/performance.md).
+    """
     patient = get_or_404(Patient, patient_id)
     clinical = can(current_user, Permission.CLINICAL_READ)
-    history = services.current_history(patient) if clinical else None
-    consent = services.current_consent(patient)
+    history = services.chart_history(patient) if clinical else None
+    consent = services.chart_consent(patient)
     visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
+    receipts = None
+    if not visits["purge"] and can(current_user, Permission.RECEIPT_READ):
+        receipts = services.chart_receipts(patient)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
     html = render_template(
         "patients/show.html", patient=patient, history=history, consent=consent,
-        clinical=clinical, **visits,
+        clinical=clinical, receipts=receipts, **visits,
     )  # fmt: skip
     db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
     return html

@@ -5,14 +5,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from app import audit
 from app.audit import Action
 from app.extensions import db
-from app.models import Consent, HealthHistory, Patient, User
+from app.models import (
+    ATTENDED,
+    SIGNED,
+    Consent,
+    HealthHistory,
+    MissedVisitFee,
+    Patient,
+    Receipt,
+    ReceiptReissue,
+    ReceiptVoid,
+    User,
+    Visit,
+)
 from app.models.types import digits, fold, phone_key
 from app.oversight.retention import refuse_if_purged
 
@@ -161,3 +174,150 @@ def history_versions(patient: Patient) -> list[HealthHistory]:
             .order_by(HealthHistory.version.desc())
         )
     )
+
+
+# ---- the chart (patient page) ------------------------------------------------------
+#
+# The chart reads columns, not ORM objects: loading, identity-mapping and then expiring
+# entities (the audit commit expires everything loaded) cost more than the page itself.
+# Each statement is built once; reusing the statement object saves rebuilding it and
+# its cache key on every request. docs/performance.md has the figures.
+
+_HISTORY = (
+    select(
+        HealthHistory.version, HealthHistory.recorded_at, HealthHistory.conditions,
+        HealthHistory.medications, HealthHistory.allergies, HealthHistory.surgeries,
+        HealthHistory.notes, User.full_name.label("recorded_by_name"),
+    )
+    .join(User, User.id == HealthHistory.recorded_by_id)
+    .where(HealthHistory.patient_id == bindparam("patient_id"))
+    .order_by(HealthHistory.version.desc())
+    .limit(1)
+)  # fmt: skip
+_CONSENT = (
+    select(
+        Consent.given_on, Consent.method, Consent.elements, Consent.withdrawn,
+        User.full_name.label("recorded_by_name"),
+    )
+    .join(User, User.id == Consent.recorded_by_id)
+    .where(Consent.patient_id == bindparam("patient_id"), Consent.kind == "treatment")
+    .order_by(Consent.given_on.desc(), Consent.id.desc())
+    .limit(1)
+)  # fmt: skip
+
+
+def chart_history(patient: Patient) -> Any:
+    """The current health history as a row (``current_history``'s columns and
+    ``recorded_by_name``), or None."""
+    return db.session.execute(_HISTORY, {"patient_id": patient.id}).first()
+
+
+@dataclass(frozen=True, slots=True)
+class ChartConsent:
+    given_on: date
+    method: str
+    recorded_by_name: str
+    complete: bool
+
+
+def chart_consent(patient: Patient) -> ChartConsent | None:
+    """What the chart shows of ``current_consent``, in one statement."""
+    row = db.session.execute(_CONSENT, {"patient_id": patient.id}).first()
+    if row is None:
+        return None
+    complete = Consent.complete.fget(row)  # the model's rule
+    return ChartConsent(row.given_on, row.method, row.recorded_by_name, complete)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    """One receipt in the chart's Receipts section."""
+
+    id: int
+    number: int
+    service_date: date
+    service_start: Any
+    therapist_name: str
+    therapist_designation: str
+    total_cents: int
+    payment_method: str
+    is_void: bool
+    reissue_count: int
+
+    number_label = Receipt.number_label
+    payment_label = Receipt.payment_label
+
+
+@dataclass(frozen=True, slots=True)
+class MissedFeeLine:
+    recorded_at: datetime
+    attendance: str
+    total_cents: int
+    payment_method: str
+
+    payment_label = MissedVisitFee.payment_label
+
+
+@cache
+def _receipt_statements() -> tuple[Any, Any, Any]:
+    from app.visits.services import VISIT_LINE_COLUMNS  # visits.services imports this module
+
+    receipts = (
+        select(
+            Receipt.id, Receipt.number, Receipt.service_date, Receipt.service_start,
+            Receipt.therapist_name, Receipt.therapist_designation, Receipt.total_cents,
+            Receipt.payment_method,
+            exists().where(ReceiptVoid.receipt_id == Receipt.id).label("is_void"),
+            select(func.count(ReceiptReissue.id))
+            .where(ReceiptReissue.receipt_id == Receipt.id)
+            .scalar_subquery()
+            .label("reissue_count"),
+        )
+        .where(Receipt.patient_id == bindparam("patient_id"))
+        .order_by(Receipt.service_date.desc(), Receipt.number.desc())
+        .limit(50)
+    )  # fmt: skip
+    # Signed, attended visits with no receipt that is still valid (receipts.services).
+    live = (
+        select(Receipt.visit_id)
+        .outerjoin(ReceiptVoid, ReceiptVoid.receipt_id == Receipt.id)
+        .where(Receipt.patient_id == bindparam("patient_id"), ReceiptVoid.id.is_(None))
+    )
+    unbilled = (
+        select(*VISIT_LINE_COLUMNS)
+        .join(User, User.id == Visit.therapist_id)
+        .where(
+            Visit.patient_id == bindparam("patient_id"),
+            Visit.status == SIGNED,
+            Visit.attendance == ATTENDED,
+            Visit.id.not_in(live),
+        )
+        .order_by(Visit.local_start.desc())
+        .limit(20)
+    )
+    missed = (
+        select(
+            MissedVisitFee.recorded_at, MissedVisitFee.attendance, MissedVisitFee.total_cents,
+            MissedVisitFee.payment_method,
+        )
+        .where(MissedVisitFee.patient_id == bindparam("patient_id"))
+        .order_by(MissedVisitFee.recorded_at.desc())
+    )  # fmt: skip
+    return receipts, unbilled, missed
+
+
+def chart_receipts(patient: Patient) -> dict[str, list[Any]]:
+    """The chart's Receipts section (the patient's receipts, signed visits without one,
+    missed-visit fees) as plain rows, in three statements."""
+    from app.visits.services import VisitLine
+
+    receipts, unbilled, missed = _receipt_statements()
+    params = {"patient_id": patient.id}
+    return {
+        "receipts": [
+            ReceiptLine(*r[:8], bool(r.is_void), r.reissue_count)
+            for r in db.session.execute(receipts, params)
+        ],
+        "unbilled": [VisitLine(*r) for r in db.session.execute(unbilled, params)],
+        "missed": [MissedFeeLine(*r) for r in db.session.execute(missed, params)],
+    }

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from app import audit
 from app.audit import Action
-from app.authz import Permission, can, can_issue_receipt, get_or_404, require
+from app.authz import Permission, can_issue_receipt, get_or_404, require
 from app.extensions import db, limiter
 from app.forms import choices
 from app.mail import MailError
@@ -49,20 +49,6 @@ bp.add_app_template_filter(
     lambda t: t.strftime("%I:%M %p").lstrip("0").replace("AM", "a.m.").replace("PM", "p.m."),
     "clock",
 )
-
-
-def receipts_panel(patient: Patient) -> dict | None:
-    """What the chart's Receipts section shows, or None without receipt:read."""
-    if not can(current_user, Permission.RECEIPT_READ):
-        return None
-    return {
-        "receipts": services.patient_receipts(patient),
-        "unbilled": services.unbilled_visits(patient),
-        "missed": services.missed_fees(patient),
-    }
-
-
-bp.add_app_template_global(receipts_panel, "receipts_panel")
 
 
 def _visit_or_404(visit_id: int) -> Visit:

@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -388,50 +387,8 @@ def record_missed_fee(
 # Queries ------------------------------------------------------------------------
 
 
-def _receipt_options() -> list[Any]:
-    return [selectinload(Receipt.void), selectinload(Receipt.reissues)]
-
-
-def patient_receipts(patient: Patient, limit: int = 50) -> list[Receipt]:
-    stmt = (
-        select(Receipt)
-        .where(Receipt.patient_id == patient.id)
-        .options(*_receipt_options())
-        .order_by(Receipt.service_date.desc(), Receipt.number.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(stmt))
-
-
-def unbilled_visits(patient: Patient, limit: int = 20) -> list[Visit]:
-    """Signed, attended visits of ``patient`` with no receipt that is still valid."""
-    live = (
-        select(Receipt.visit_id)
-        .outerjoin(ReceiptVoid, ReceiptVoid.receipt_id == Receipt.id)
-        .where(Receipt.patient_id == patient.id, ReceiptVoid.id.is_(None))
-    )
-    stmt = (
-        select(Visit)
-        .where(
-            Visit.patient_id == patient.id,
-            Visit.status == SIGNED,
-            Visit.attendance == ATTENDED,
-            Visit.id.not_in(live),
-        )
-        .options(selectinload(Visit.therapist))
-        .order_by(Visit.local_start.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(stmt))
-
-
 def missed_fee_for(visit: Visit) -> MissedVisitFee | None:
     return db.session.scalar(select(MissedVisitFee).where(MissedVisitFee.visit_id == visit.id))
-
-
-def missed_fees(patient: Patient) -> list[MissedVisitFee]:
-    stmt = select(MissedVisitFee).where(MissedVisitFee.patient_id == patient.id)
-    return list(db.session.scalars(stmt.order_by(MissedVisitFee.recorded_at.desc())))
 
 
 def receipts_issued_in_year(patient: Patient, year: int) -> list[Receipt]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -429,45 +430,93 @@ def load_visit_for_page(visit: Visit) -> Visit:
 # ---- reading: chart, home page ------------------------------------------------------
 
 
+@dataclass(slots=True)
+class VisitLine:
+    """One line of the chart's visit list: read from columns, not a loaded ``Visit``."""
+
+    id: int
+    local_start: datetime
+    duration_minutes: int
+    attendance: str
+    status: str
+    chief_complaint: str
+    pain_before: int | None
+    pain_after: int | None
+    therapist_name: str
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == SIGNED
+
+    @property
+    def visit_date(self) -> date:
+        return self.local_start.date()
+
+    @property
+    def start_time(self) -> time:
+        return self.local_start.time()
+
+
 @dataclass
 class VisitPage:
-    visits: list[Visit]
+    visits: list[VisitLine]
     next_before: str | None
+    first_page: bool = True
+    # On the first page: the patient's latest visit's body marks and red flags (a row).
+    latest: Any = None
+
+
+# The columns of a VisitLine, in its order; select them joined to the therapist (users).
+VISIT_LINE_COLUMNS = (
+    Visit.id, Visit.local_start, Visit.duration_minutes, Visit.attendance, Visit.status,
+    Visit.chief_complaint, Visit.pain_before, Visit.pain_after,
+    User.full_name.label("therapist_name"),
+)  # fmt: skip
+_NEWEST_FIRST = (Visit.local_start.desc(), Visit.id.desc())
+# The chart's visit list as plain columns joined to the therapist's name: no ORM
+# objects, no SOAP note (a full row decodes four JSON columns), one statement. Built
+# once: reusing the statement object skips rebuilding it and its cache key per request.
+_VISIT_LINES = (
+    select(*VISIT_LINE_COLUMNS, Visit.body_marks, Visit.red_flags)
+    .join(User, User.id == Visit.therapist_id)
+    .where(Visit.patient_id == bindparam("patient_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("size"))
+)  # fmt: skip
+_VISIT_LINES_BEFORE = _VISIT_LINES.where(
+    (Visit.local_start < bindparam("stamp"))
+    | ((Visit.local_start == bindparam("stamp")) & (Visit.id < bindparam("vid")))
+)
+_PAIN_POINTS = (
+    select(Visit.local_start, Visit.pain_before, Visit.pain_after)
+    .where(Visit.patient_id == bindparam("patient_id"), Visit.status == SIGNED)
+    .order_by(Visit.local_start.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def patient_visits(patient: Patient, before: str | None = None, size: int = 20) -> VisitPage:
-    """Visits newest first, keyset-paginated on (start, id)."""
-    stmt = (
-        select(Visit).where(Visit.patient_id == patient.id).options(selectinload(Visit.therapist))
-    )
+    """Visits newest first, keyset-paginated on (start, id); one statement."""
+    params: dict[str, Any] = {"patient_id": patient.id, "size": size + 1}
+    stmt = _VISIT_LINES
     if before and "_" in before:
         stamp, _, vid = before.rpartition("_")
         try:
-            cursor = (datetime.fromisoformat(stamp), int(vid))
+            params |= {"stamp": datetime.fromisoformat(stamp), "vid": int(vid)}
+            stmt = _VISIT_LINES_BEFORE
         except ValueError:
-            cursor = None
-        if cursor:
-            stmt = stmt.where(
-                (Visit.local_start < cursor[0])
-                | ((Visit.local_start == cursor[0]) & (Visit.id < cursor[1]))
-            )
-    rows = list(
-        db.session.scalars(stmt.order_by(Visit.local_start.desc(), Visit.id.desc()).limit(size + 1))
-    )
-    page = rows[:size]
+            pass
+    rows = db.session.execute(stmt, params).all()
+    page = [VisitLine(*row[:9]) for row in rows[:size]]
     nxt = f"{page[-1].local_start.isoformat()}_{page[-1].id}" if len(rows) > size else None
-    return VisitPage(page, nxt)
+    first = stmt is _VISIT_LINES
+    return VisitPage(page, nxt, first, rows[0] if first and rows else None)
 
 
 def pain_points(patient: Patient, limit: int = 20) -> list[Any]:
     from app.charts import PainPoint
 
-    rows = db.session.execute(
-        select(Visit.local_start, Visit.pain_before, Visit.pain_after)
-        .where(Visit.patient_id == patient.id, Visit.status == SIGNED)
-        .order_by(Visit.local_start.desc())
-        .limit(limit)
-    ).all()
+    rows = db.session.execute(_PAIN_POINTS, {"patient_id": patient.id, "limit": limit}).all()
     return [PainPoint(r.local_start.date(), r.pain_before, r.pain_after) for r in reversed(rows)]
 
 
@@ -534,17 +583,26 @@ def form_initial(visit: Visit) -> dict[str, Any]:
     return initial
 
 
-def chart_visits(patient: Patient, before: str | None, clinical: bool) -> dict[str, Any]:
-    """What the patient chart shows of visits; the clinical parts only when allowed."""
+@lru_cache(maxsize=128)  # about 1 MB at most: ~8 kB per 20-point chart
+def _pain_trend(points: tuple[Any, ...]) -> Any:
+    """``pain_trend_svg`` of these points, remembered: the SVG depends on nothing else
+    (PainPoints are frozen), and a chart is often opened again before a new visit."""
     from app.charts import pain_trend_svg
 
+    return pain_trend_svg(points)
+
+
+def chart_visits(patient: Patient, before: str | None, clinical: bool) -> dict[str, Any]:
+    """What the patient chart shows of visits; the clinical parts only when allowed."""
     page = patient_visits(patient, before)
     data: dict[str, Any] = {"visit_page": page, "trend": None, "latest_marks": [], "red_flags": []}
     data["purge"] = purge_of(patient)  # a tombstone shows its purge instead of the chart (R4)
     if clinical:
         points = pain_points(patient)
-        data["trend"] = pain_trend_svg(points) if points else None
-        if latest := latest_visit(patient):
+        data["trend"] = _pain_trend(tuple(points)) if points else None
+        # The first page starts with the latest visit (same order): no second query.
+        latest = page.latest if page.first_page else latest_visit(patient)
+        if latest is not None:  # a row of the page, or a Visit
             data["latest_marks"] = latest.body_marks or []
-            data["red_flags"] = latest.red_flag_positive
+            data["red_flags"] = Visit.red_flag_positive.fget(latest)
     return data
