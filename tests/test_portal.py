@@ -229,8 +229,18 @@ def test_five_wrong_birth_dates_end_the_link(app, world):
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
         }
-        assert c.post(f"/portal/invite/{token}", data).status_code == 422
-    assert c.get(f"/portal/invite/{token}").status_code == 410
+        response = c.post(f"/portal/invite/{token}", data)
+        assert response.status_code == 422
+    assert "date of birth" in response.get_data(as_text=True).lower()
+
+    ended = c.get(f"/portal/invite/{token}")
+    assert ended.status_code == 410
+    assert "too many wrong entries" in ended.get_data(as_text=True)
+    db.session.expire_all()
+    row = db.session.get(PortalInvite, _row.id)
+    assert row.failed_attempts == 5 and row.revoked_at is not None and row.used_at is None
+    accounts = db.session.scalars(select(User).where(User.patient_id == patient.id)).all()
+    assert accounts == []  # no account was made from the guessed link
 
 
 def test_invite_is_refused_without_an_address_or_when_staff_use_it(app, world, login_as, smtp):
