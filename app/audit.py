@@ -69,6 +69,7 @@ class Action(StrEnum):
     # Oversight
     COMPLIANCE_VIEW = "compliance:view"
     COMPLIANCE_UPDATE = "compliance:update"
+    COMPLIANCE_CHECK = "compliance:check"
     BILLING_REPORT_VIEW = "billing_report:view"
     BILLING_REPORT_EXPORT = "billing_report:export"
     RETENTION_VIEW = "retention:view"

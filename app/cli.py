@@ -143,9 +143,10 @@ def init_app(app: Flask) -> None:
     for command in (audit_group,):
         app.cli.add_command(command)
     app.cli.add_command(receipts_group)
-    from app.oversight.cli import retention_group
+    from app.oversight.cli import compliance_group, retention_group
 
     app.cli.add_command(retention_group)
+    app.cli.add_command(compliance_group)
     from app.bench import bench_group
 
     app.cli.add_command(bench_group)

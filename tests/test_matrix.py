@@ -133,6 +133,7 @@ MATRIX: dict[str, Rule] = {
     # Oversight (issue 6): the owner's compliance pages; the RMT billing report for
     # clinical roles (a therapist sees only their own receipts, see test_oversight.py).
     "oversight.dashboard": Rule("GET", "/admin/compliance/", OWNER),
+    "oversight.full_check": Rule("POST", "/admin/compliance/check", OWNER),
     "oversight.settings": Rule(
         "POST",
         "/admin/compliance/settings",

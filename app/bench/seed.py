@@ -755,9 +755,25 @@ def seed(
     mark = clock.perf_counter()
     analyze()
     phases["analyze"] = clock.perf_counter() - mark
+    mark = clock.perf_counter()
+    check_compliance()
+    phases["compliance"] = clock.perf_counter() - mark
     return SeedReport(
         visits, writer.counts, clock.perf_counter() - started, writer.backend, writer.mode, phases
     )
+
+
+def check_compliance() -> None:
+    """Build each clinic's compliance findings: the bulk load went around the ORM,
+    which keeps them current for every other write (``app.oversight.flags``)."""
+    from app.oversight import flags
+
+    for clinic_id in db.session.scalars(select(Clinic.id).order_by(Clinic.id)).all():
+        flags.full_check(clinic_id)
+        db.session.commit()
+    with db.engine.connect() as conn:
+        conn.execute(text("ANALYZE compliance_flags"))
+        conn.commit()
 
 
 def analyze() -> None:

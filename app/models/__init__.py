@@ -2,7 +2,7 @@
 
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.clinic import JURISDICTIONS, Clinic, Location
-from app.models.oversight import ComplianceSettings, RetentionPurge
+from app.models.oversight import ComplianceFlag, ComplianceSettings, RetentionPurge
 from app.models.patient import (
     CONSENT_ELEMENTS,
     Consent,
@@ -54,6 +54,7 @@ __all__ = [
     "AuditEvent",
     "BillingSettings",
     "Clinic",
+    "ComplianceFlag",
     "ComplianceSettings",
     "Consent",
     "FeeScheduleItem",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, event
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -33,6 +33,47 @@ class ComplianceSettings(db.Model):
     snoop_min_patients: Mapped[int] = mapped_column(default=SNOOP_MIN_PATIENTS)
     snoop_window_days: Mapped[int] = mapped_column(default=SNOOP_WINDOW_DAYS)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The last full check of every rule (``flask compliance check``, or the first
+    # dashboard view), and how many flags it had to add or remove: anything but 0
+    # means a record was written outside the services that keep flags current.
+    flags_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flags_repaired: Mapped[int] = mapped_column(default=0)
+
+
+class ComplianceFlag(db.Model):
+    """One finding of a compliance rule, kept current as records are written (B7, R4).
+
+    The rules look at a clinic's whole history; the dashboard reads these rows
+    instead, so it costs the same at a thousand visits and at millions. Each write
+    re-checks only what it touched (``app.oversight.flags``); a full check re-derives
+    them all. ``key`` names the finding within its rule (a visit, a pair of visits,
+    a therapist-day, a receipt, a patient). Two rules depend on the clock: a visit
+    without a receipt is listed a day after it started, a record past retention the
+    day after its retention end; ``due_at`` (clinic wall clock) holds that moment,
+    and findings due at once carry ``ALWAYS_DUE``.
+    """
+
+    __tablename__ = "compliance_flags"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "rule", "key", name="uq_compliance_flags_rule_key"),
+        Index("ix_compliance_flags_sort", "clinic_id", "rule", "sort_at"),
+        Index("ix_compliance_flags_due", "clinic_id", "rule", "due_at"),
+        Index("ix_compliance_flags_patient", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    rule: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(48))
+    subject_id: Mapped[int]  # the visit, receipt or patient the finding links to
+    other_id: Mapped[int | None]  # the second visit of a pair; the receipt of an amended note
+    therapist_id: Mapped[int | None]
+    patient_id: Mapped[int | None]
+    day: Mapped[date | None]  # an overbooked day; a patient's last visit
+    amount: Mapped[int | None]  # minutes booked that day
+    tally: Mapped[int | None]  # visits that day, amendments, duplicates
+    sort_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class RetentionPurge(db.Model):

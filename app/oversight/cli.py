@@ -75,3 +75,31 @@ def purge_command(clinic_id: int, patient_id: int, owner_email: str, yes: bool) 
     db.session.commit()
     removed = ", ".join(f"{n} {table}" for table, n in purge.counts.items() if n)
     click.echo(f"Patient {patient_id} purged by {owner.email}: {removed or 'no clinical rows'}.")
+
+
+@click.group("compliance")
+def compliance_group() -> None:
+    """The compliance dashboard's findings (B7, R4): the nightly full check."""
+
+
+@compliance_group.command("check")
+@click.option("--clinic", "clinic_id", type=int, help="Only this clinic (default: every clinic).")
+def check_command(clinic_id: int | None) -> None:
+    """Re-check every rule over each clinic's whole history (run nightly from cron)."""
+    from app import audit
+    from app.audit import Action
+    from app.oversight import flags
+
+    stmt = select(Clinic).order_by(Clinic.id)
+    if clinic_id is not None:
+        stmt = stmt.where(Clinic.id == clinic_id)
+    for clinic in db.session.scalars(stmt).all():
+        repaired = flags.full_check(clinic.id)
+        audit.record(
+            Action.COMPLIANCE_CHECK, clinic, clinic_id=clinic.id, repaired=repaired, via="cli"
+        )
+        db.session.commit()
+        click.echo(
+            f"Clinic {clinic.id} {clinic.name}: "
+            + (f"{repaired} findings corrected" if repaired else "findings up to date")
+        )

@@ -307,6 +307,9 @@ def purge_patient(patient: Patient, owner: User, years: int, today: date) -> Ret
     )  # fmt: skip
     db.session.add(purge)
     db.session.flush()  # the triggers allow the deletes only once this row exists
+    from app.oversight import flags  # flags reads retention_end from here
+
+    flags.touch_purge(patient)  # the bulk deletes below bypass the ORM's notice
     for name, model, cond in _clinical_rows(patient.id):
         result = db.session.execute(
             delete(model).where(cond).execution_options(synchronize_session=False)

@@ -23,7 +23,7 @@ from app.audit import Action
 from app.authz import Permission, can, get_or_404, require
 from app.extensions import db
 from app.models import Patient, utcnow
-from app.oversight import billing, retention, services
+from app.oversight import billing, findings, flags, retention, services
 from app.oversight.forms import BillingFilterForm, PurgeForm, SettingsForm
 from app.visits.services import local_now
 
@@ -40,14 +40,27 @@ def dashboard():
     """Every compliance rule of the clinic on one page, each item linking to its record."""
     clinic = current_user.clinic
     now_local = local_now(current_app.config["TIMEZONE"])
-    report = services.dashboard(
-        clinic.id, retention_years=clinic.retention_years, now_local=now_local,
-        now=utcnow(), today=now_local.date(),
-    )  # fmt: skip
+    report = findings.dashboard(clinic.id, now_local=now_local, now=utcnow())
     audit.record(Action.COMPLIANCE_VIEW, clinic, problems=report.problems)
     db.session.commit()
     form = SettingsForm(obj=report.settings)
     return render_template("oversight/dashboard.html", report=report, form=form, clinic=clinic)
+
+
+@bp.post("/check")
+@require(Permission.COMPLIANCE_READ)
+def full_check():
+    """Check every rule over the clinic's whole history now (it also runs nightly)."""
+    repaired = flags.full_check(current_user.clinic_id)
+    audit.record(Action.COMPLIANCE_CHECK, current_user.clinic, repaired=repaired)
+    db.session.commit()
+    flash(
+        "Full check done: every finding was already listed."
+        if not repaired
+        else f"Full check done: {repaired} findings were out of date and are now corrected.",
+        "success",
+    )
+    return redirect(url_for("oversight.dashboard"))
 
 
 @bp.post("/settings")

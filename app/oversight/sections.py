@@ -18,10 +18,15 @@ class Section:
 
     rows: list[Any]
     total: int
+    cap: int | None = None  # counted only up to this; ``total`` above it means "more than"
+
+    @property
+    def over_cap(self) -> bool:
+        return self.cap is not None and self.total > self.cap
 
     @property
     def more(self) -> int:
-        return self.total - len(self.rows)
+        return max(self.total - len(self.rows), 0)
 
 
 def section(stmt: Select[Any], limit: int | None) -> Section:

@@ -1,18 +1,20 @@
 """The compliance dashboard's rules (B7, R5, and R4 from ``retention``). No request here.
 
-Each dashboard rule is one set-based SELECT limited to one clinic. It returns at
-most ``limit`` rows and, through a window ``COUNT(*) OVER ()``, the number of rows
-it would return without the limit. The dashboard therefore costs the same number
-of statements whether the clinic has ten visits or ten million.
+Each rule is one set-based SELECT limited to one clinic, over its whole history.
+The functions here run a rule and return at most ``limit`` rows and, through a
+window ``COUNT(*) OVER ()``, how many it found in all: the full check, the CLI and
+the tests use them. The dashboard reads the findings the rules stored
+(``app.oversight.flags`` keeps them current, ``findings`` reads them), so its cost
+does not grow with the history; only the draft-notes and chart-snooping rules,
+which look at a bounded slice (drafts, a recent window), run on every view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, distinct, exists, func, or_, select
+from sqlalchemy import Date, Select, and_, distinct, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -32,7 +34,6 @@ from app.models import (
     Visit,
 )
 from app.models.oversight import SNOOP_MIN_PATIENTS, SNOOP_WINDOW_DAYS, WORKING_DAY_MINUTES
-from app.oversight.retention import retention_due
 from app.oversight.sections import SECTION_LIMIT, Section, section
 from app.visits.services import OVERDUE_AFTER
 
@@ -121,14 +122,22 @@ def unsigned_notes(
     return _visit_section(conditions, limit, newest_first=False)
 
 
-def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+# Each rule is a statement builder taking extra conditions, so the same rule checks
+# the whole history (the functions below, the full check) or only what one write
+# touched (``app.oversight.flags``). ``first_visit`` and ``second_visit`` name the
+# two visits of an overlap in such conditions.
+first_visit = aliased(Visit, name="first_visit")
+second_visit = aliased(Visit, name="second_visit")
+
+
+def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     """Pairs of attended visits of one therapist whose times overlap (touching is fine).
 
     Each pair is found once, from the visit that starts first: the other one then
     starts inside it, a range the (clinic, therapist, start) index answers.
     """
-    first, second = aliased(Visit, name="first_visit"), aliased(Visit, name="second_visit")
-    stmt = (
+    first, second = first_visit, second_visit
+    return (
         select(
             first.id.label("first_id"),
             first.local_start.label("first_start"),
@@ -137,6 +146,8 @@ def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Sec
             second.local_start.label("second_start"),
             second.local_end.label("second_end"),
             _therapist.full_name.label("therapist_name"),
+            first.therapist_id,
+            first.patient_id,
         )
         .join(
             second,
@@ -154,19 +165,22 @@ def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Sec
             first.clinic_id == clinic_id,
             first.attendance == ATTENDED,
             second.attendance == ATTENDED,
+            *where,
         )
         .order_by(first.local_start.desc(), first.id)
     )
-    return section(stmt, limit)
 
 
-def overbooked_days(
-    clinic_id: int, working_day_minutes: int, limit: int | None = SECTION_LIMIT
-) -> Section:
+def overlapping_visits(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Every pair of overlapping visits in the clinic's history."""
+    return section(overlaps_stmt(clinic_id), limit)
+
+
+def overbooked_stmt(clinic_id: int, working_day_minutes: int, *where: Any) -> Select[Any]:
     """Therapist-days whose attended visits add up to more minutes than a working day."""
     day = func.date(Visit.local_start, type_=Date)
     minutes = func.sum(Visit.duration_minutes)
-    stmt = (
+    return (
         select(
             Visit.therapist_id,
             _therapist.full_name.label("therapist_name"),
@@ -176,17 +190,23 @@ def overbooked_days(
             func.min(Visit.id).label("visit_id"),
         )
         .join(_therapist, _therapist.id == Visit.therapist_id)
-        .where(Visit.clinic_id == clinic_id, Visit.attendance == ATTENDED)
+        .where(Visit.clinic_id == clinic_id, Visit.attendance == ATTENDED, *where)
         .group_by(Visit.therapist_id, _therapist.full_name, day)
         .having(minutes > working_day_minutes)
         .order_by(day.desc(), Visit.therapist_id)
     )
-    return section(stmt, limit)
 
 
-def amended_after_receipt(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+def overbooked_days(
+    clinic_id: int, working_day_minutes: int, limit: int | None = SECTION_LIMIT
+) -> Section:
+    """Every overbooked therapist-day in the clinic's history."""
+    return section(overbooked_stmt(clinic_id, working_day_minutes), limit)
+
+
+def amended_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     """Visits whose note gained an amendment after a receipt for it was issued."""
-    stmt = (
+    return (
         select(
             Receipt.visit_id,
             Receipt.patient_id,
@@ -202,19 +222,23 @@ def amended_after_receipt(clinic_id: int, limit: int | None = SECTION_LIMIT) -> 
             Amendment,
             and_(Amendment.visit_id == Receipt.visit_id, Amendment.created_at > Receipt.issued_at),
         )
-        .where(Receipt.clinic_id == clinic_id)
+        .where(Receipt.clinic_id == clinic_id, *where)
         .group_by(
             Receipt.visit_id, Receipt.patient_id, Receipt.patient_name, Receipt.therapist_name
         )
         .order_by(func.max(Amendment.created_at).desc())
     )
-    return section(stmt, limit)
 
 
-def reissued_often(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+def amended_after_receipt(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Every note amended after its receipt, in the clinic's history."""
+    return section(amended_stmt(clinic_id), limit)
+
+
+def reissued_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     """Receipts printed as a DUPLICATE more than twice."""
     copies = func.count(ReceiptReissue.id)
-    stmt = (
+    return (
         select(
             Receipt.id.label("receipt_id"),
             Receipt.number,
@@ -226,7 +250,7 @@ def reissued_often(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section
             func.max(ReceiptReissue.reissued_at).label("last_reissued_at"),
         )
         .join(ReceiptReissue, ReceiptReissue.receipt_id == Receipt.id)
-        .where(Receipt.clinic_id == clinic_id)
+        .where(Receipt.clinic_id == clinic_id, *where)
         .group_by(
             Receipt.id,
             Receipt.number,
@@ -238,35 +262,43 @@ def reissued_often(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section
         .having(copies > REISSUE_LIMIT)
         .order_by(copies.desc(), Receipt.number)
     )
-    return section(stmt, limit)
+
+
+def reissued_often(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Every receipt reissued more than twice, in the clinic's history."""
+    return section(reissued_stmt(clinic_id), limit)
+
+
+def unbilled_conditions(clinic_id: int) -> list[Any]:
+    """Signed, attended visits with no receipt in force (none issued, or all void)."""
+    in_force = (
+        select(Receipt.id)
+        .where(Receipt.visit_id == Visit.id)
+        .where(~exists().where(ReceiptVoid.receipt_id == Receipt.id))
+    )
+    return [
+        Visit.clinic_id == clinic_id,
+        Visit.status == SIGNED,
+        Visit.attendance == ATTENDED,
+        ~in_force.exists(),
+    ]
 
 
 def visits_without_receipt(
     clinic_id: int, now_local: datetime, limit: int | None = SECTION_LIMIT
 ) -> Section:
     """Signed, attended visits older than a day with no receipt in force (none, or all void)."""
-    in_force = (
-        select(Receipt.id)
-        .where(Receipt.visit_id == Visit.id)
-        .where(~exists().where(ReceiptVoid.receipt_id == Receipt.id))
-    )
-    conditions = [
-        Visit.clinic_id == clinic_id,
-        Visit.status == SIGNED,
-        Visit.attendance == ATTENDED,
-        Visit.local_start < now_local - UNBILLED_AFTER,
-        ~in_force.exists(),
-    ]
+    conditions = [*unbilled_conditions(clinic_id), Visit.local_start < now_local - UNBILLED_AFTER]
     return _visit_section(conditions, limit, newest_first=True)
 
 
-def receipts_without_signed_visit(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+def orphans_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     """Receipts whose visit is not a signed, attended visit of the same patient and RMT.
 
     The receipt guards (service, ORM and database triggers) make this impossible;
     the rule proves it stays so.
     """
-    stmt = (
+    return (
         select(
             Receipt.id.label("receipt_id"),
             Receipt.number,
@@ -287,10 +319,15 @@ def receipts_without_signed_visit(clinic_id: int, limit: int | None = SECTION_LI
                 Visit.therapist_id != Receipt.therapist_id,
                 Visit.clinic_id != Receipt.clinic_id,
             ),
+            *where,
         )
         .order_by(Receipt.number)
     )
-    return section(stmt, limit)
+
+
+def receipts_without_signed_visit(clinic_id: int, limit: int | None = SECTION_LIMIT) -> Section:
+    """Every receipt without a signed visit, in the clinic's history (should be none)."""
+    return section(orphans_stmt(clinic_id), limit)
 
 
 def chart_snooping(
@@ -300,7 +337,20 @@ def chart_snooping(
     window_days: int = SNOOP_WINDOW_DAYS,
     limit: int | None = SECTION_LIMIT,
 ) -> Section:
-    """Staff who opened the charts of ``min_patients`` or more patients they never treated."""
+    """Staff who opened the charts of ``min_patients`` or more patients they never treated.
+
+    Only chart views are read: the window starts at the id of its first event (ids
+    follow time), so the (clinic, action, id) index gives just the window's chart
+    views, however busy the clinic is with other events.
+    """
+    since = now - timedelta(days=window_days)
+    first_id = (
+        select(AuditEvent.id)
+        .where(AuditEvent.clinic_id == clinic_id, AuditEvent.created_at >= since)
+        .order_by(AuditEvent.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
     treated = exists().where(
         Visit.patient_id == AuditEvent.patient_id, Visit.therapist_id == AuditEvent.actor_id
     )
@@ -318,7 +368,8 @@ def chart_snooping(
         .where(
             AuditEvent.clinic_id == clinic_id,
             AuditEvent.action.in_(CHART_VIEWS),
-            AuditEvent.created_at >= now - timedelta(days=window_days),
+            AuditEvent.id >= first_id,
+            AuditEvent.created_at >= since,
             AuditEvent.patient_id.is_not(None),
             User.role != Role.PATIENT.value,
             ~treated,
@@ -328,39 +379,3 @@ def chart_snooping(
         .order_by(patients.desc(), AuditEvent.actor_id)
     )
     return section(stmt, limit)
-
-
-# The whole dashboard ----------------------------------------------------------
-
-
-@dataclass
-class Dashboard:
-    settings: ComplianceSettings
-    sections: dict[str, Section] = field(default_factory=dict)
-
-    @property
-    def problems(self) -> int:
-        return sum(s.total for s in self.sections.values())
-
-
-def dashboard(
-    clinic_id: int, *, retention_years: int, now_local: datetime, now: datetime, today: date
-) -> Dashboard:
-    """Every rule of the compliance dashboard for one clinic: a fixed set of statements."""
-    settings = settings_for(clinic_id)
-    return Dashboard(
-        settings,
-        {
-            "unsigned": unsigned_notes(clinic_id, now_local),
-            "overlaps": overlapping_visits(clinic_id),
-            "overbooked": overbooked_days(clinic_id, settings.working_day_minutes),
-            "amended": amended_after_receipt(clinic_id),
-            "reissued": reissued_often(clinic_id),
-            "unbilled": visits_without_receipt(clinic_id, now_local),
-            "orphan_receipts": receipts_without_signed_visit(clinic_id),
-            "snooping": chart_snooping(
-                clinic_id, now, settings.snoop_min_patients, settings.snoop_window_days
-            ),
-            "retention": retention_due(clinic_id, retention_years, today),
-        },
-    )
