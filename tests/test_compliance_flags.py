@@ -9,6 +9,8 @@ shows them.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -246,3 +248,91 @@ def test_counts_stop_at_the_cap(tracked, login_as, monkeypatch):
     assert section.total == 4 and section.over_cap and len(section.rows) == 5
     page = login_as("owner").get("/admin/compliance/").get_data(as_text=True)
     assert "More than <strong>3</strong> visits" in page
+
+
+def test_an_amendment_after_a_receipt_reissued_under_a_new_name(tracked):
+    """Two receipts of one visit spelled differently are still one finding."""
+    w = tracked
+    visit = f.make_visit(w.patient, w.therapist, signed=True, day=date(2026, 5, 1))
+    first = f.make_receipt(visit)
+    db.session.commit()
+    w.patient.family_name = "Byron"
+    void(first, w.owner, "Wrong name on the receipt")
+    f.make_receipt(visit)
+    db.session.commit()
+    f.make_amendment(visit, w.therapist, created_at=first.issued_at + timedelta(hours=1))
+    db.session.commit()
+    assert stored(w.clinic.id, "amended") == {str(visit.id)}
+    row = findings.amended(w.clinic.id, NOW).rows[0]
+    assert (row.visit_id, row.receipt_id, row.amendments) == (visit.id, first.id, 1)
+    assert_current(w.clinic.id)
+
+
+def test_a_visit_changed_right_after_a_commit_leaves_no_stale_day(tracked):
+    """The day a visit leaves is read from the database, not from attribute history
+    (a value set on an expired instance has no old value there)."""
+    w = tracked
+    for hour in range(9):
+        f.make_visit_at(w.patient, w.therapist, datetime(2026, 5, 7, 8 + hour, 0), 60)
+    db.session.commit()
+    moved = db.session.scalar(select(Visit).where(Visit.local_start == datetime(2026, 5, 7, 8, 0)))
+    db.session.commit()  # expires it
+    moved.set_schedule(date(2026, 5, 9), datetime(2026, 5, 9, 8, 0).time(), 60)
+    db.session.commit()
+    assert stored(w.clinic.id, "overbooked") == set()
+    db.session.commit()
+    moved.therapist = w.therapist2  # through the relationship only
+    db.session.commit()
+    assert_current(w.clinic.id)
+
+
+def _in_threads(app, *jobs):
+    errors: list[BaseException] = []
+
+    def run(job):
+        try:
+            with app.app_context():
+                job()
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_full_checks_and_writers_at_the_same_time(app, tracked):
+    """Full checks and ordinary writes of one clinic take turns on the clinic's lock:
+    no deadlock, no duplicate finding, and the result is current."""
+    w = tracked
+    clinic_id, patient_id, therapist_id = w.clinic.id, w.patient.id, w.therapist.id
+    db.session.remove()
+    start = threading.Barrier(4)
+
+    def check():
+        start.wait(10)
+        flags.full_check(clinic_id)
+        time.sleep(0.3)  # hold the lock while the others arrive
+        db.session.commit()
+
+    def write(hour):
+        def job():
+            from app.models import Patient, User
+
+            patient, therapist = (
+                db.session.get(Patient, patient_id),
+                db.session.get(User, therapist_id),
+            )
+            start.wait(10)
+            f.make_visit_at(patient, therapist, datetime(2026, 5, 20, hour, 0), 90)
+            db.session.commit()
+
+        return job
+
+    assert _in_threads(app, check, check, write(9), write(10)) == []
+    assert len(stored(clinic_id, "overlaps")) == 1
+    assert_current(clinic_id)

@@ -66,7 +66,7 @@ def overlaps(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
         .join(first, first.id == c.subject_id)
         .join(second, second.id == c.other_id)
         .join(therapist, therapist.id == c.therapist_id)
-        .order_by(c.sort_at.desc(), c.id)
+        .order_by(*flags.listing_order("overlaps", c))
     )
     return _section(stmt)
 
@@ -85,7 +85,7 @@ def overbooked(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) 
             c.total_rows,
         )
         .join(therapist, therapist.id == c.therapist_id)
-        .order_by(c.sort_at.desc(), c.id)
+        .order_by(*flags.listing_order("overbooked", c))
     )
     return _section(stmt)
 
@@ -106,7 +106,7 @@ def amended(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> 
             c.total_rows,
         )
         .join(Receipt, Receipt.id == c.other_id)
-        .order_by(c.sort_at.desc(), c.id)
+        .order_by(*flags.listing_order("amended", c))
     )
     return _section(stmt)
 
@@ -126,7 +126,7 @@ def reissued(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
             c.total_rows,
         )
         .join(Receipt, Receipt.id == c.subject_id)
-        .order_by(c.sort_at.desc(), c.id)
+        .order_by(*flags.listing_order("reissued", c))
     )
     return _section(stmt)
 
@@ -147,7 +147,7 @@ def unbilled(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
         .join(Visit, Visit.id == c.subject_id)
         .join(Patient, Patient.id == c.patient_id)
         .join(therapist, therapist.id == c.therapist_id)
-        .order_by(c.due_at.desc(), c.id)
+        .order_by(*flags.listing_order("unbilled", c))
     )
     return _section(stmt)
 
@@ -168,7 +168,7 @@ def orphan_receipts(clinic_id: int, now_local: datetime, limit: int = SECTION_LI
         )
         .join(Receipt, Receipt.id == c.subject_id)
         .join(Visit, Visit.id == Receipt.visit_id)
-        .order_by(Receipt.number)
+        .order_by(*flags.listing_order("orphan_receipts", c))
     )
     return _section(stmt)
 
@@ -187,7 +187,7 @@ def retention(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -
             c.total_rows,
         )
         .join(Patient, Patient.id == c.subject_id)
-        .order_by(c.due_at, c.id)
+        .order_by(*flags.listing_order("retention", c, oldest_first=True))
     )
 
     def due(rows: list[Any]) -> list[DueRecord]:

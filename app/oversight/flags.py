@@ -14,11 +14,12 @@ The flags stay current without any service having to remember them:
    day; its status touches the visit; an amendment, receipt, duplicate or void
    touches its visit and receipt; a patient or a visit touches the patient's
    retention; a clinic's retention period or its working day touch a whole rule.
-2. ``_refresh`` (``before_commit``, after the audit chain has locked its head
-   for the clinic) re-runs each affected rule for just that scope, with the same
-   statement builders the full check uses, and replaces the scope's flags.
-   Writers of one clinic are serialised by the audit-chain head lock, so on
-   PostgreSQL each refresh sees every earlier commit.
+2. ``_refresh`` (``before_commit``, after the audit chain has linked the
+   transaction's events) takes the clinic's audit-chain head lock, re-runs each
+   affected rule for just that scope, with the same statement builders the full
+   check uses, and replaces the scope's flags. Everything that writes flags holds
+   that lock first (``_lock_clinics``), so writers of one clinic take turns, each
+   sees the others' commits, and there is one lock order (no deadlocks).
 
 ``full_check`` re-derives every rule over the whole history and reports how many
 flags it had to add or remove: nothing but 0 is expected (a record changed
@@ -76,8 +77,10 @@ VISIT_RULES = ("unbilled", "amended", "orphan_receipts")
 RECEIPT_RULES = ("reissued", "orphan_receipts")
 PURGE_RULES = ("unbilled", "amended", "reissued", "orphan_receipts", "retention")
 
-_DAY_FIELDS = ("therapist_id", "local_start", "local_end", "duration_minutes", "attendance")
-_VISIT_FIELDS = ("status", "attendance", "local_start", "patient_id", "therapist_id")
+_DAY_FIELDS = (
+    "therapist_id", "therapist", "local_start", "local_end", "duration_minutes", "attendance",
+)  # fmt: skip
+_VISIT_FIELDS = ("status", "patient_id", "patient")
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,13 @@ class _Pending:
 # -- noting what a flush touches ------------------------------------------------------------
 
 
-def _old(obj: Any, name: str) -> Any:
-    """The value ``name`` had when ``obj`` was loaded (before this flush's changes)."""
-    history = inspect(obj).attrs[name].history
-    if history.deleted:
-        return history.deleted[0]
-    return history.unchanged[0] if history.unchanged else getattr(obj, name)
+def _stored_visit(session: Session, visit: Visit) -> Any:
+    """The visit's row as the database still holds it (before this flush is written).
+
+    Read from the database, not from attribute history: a value set on an expired
+    instance, or through a relationship, has no old value in the history."""
+    stmt = select(Visit.clinic_id, Visit.therapist_id, Visit.local_start, Visit.patient_id)
+    return session.connection().execute(stmt.where(Visit.id == visit.id)).first()
 
 
 def _changed(obj: Any, names: Iterable[str]) -> bool:
@@ -142,14 +146,15 @@ def _note_writes(session: Session, _context: Any, _instances: Any) -> None:
             pending.scopes.add(Scope(obj.clinic_id, "rule", "overbooked"))
     for obj in session.dirty:
         if isinstance(obj, Visit):
-            if _changed(obj, _DAY_FIELDS):
+            if not _changed(obj, _DAY_FIELDS + _VISIT_FIELDS):
+                continue  # a note's text (autosave) touches no rule
+            pending.objects.append(obj)
+            before = _stored_visit(session, obj)
+            if before is not None:
                 pending.scopes |= _visit_days(
-                    obj.clinic_id, _old(obj, "therapist_id"), _old(obj, "local_start")
+                    before.clinic_id, before.therapist_id, before.local_start
                 )
-            if _changed(obj, _DAY_FIELDS + _VISIT_FIELDS):
-                pending.objects.append(obj)
-            if _changed(obj, ("patient_id",)):
-                pending.scopes.add(Scope(obj.clinic_id, "patient", _old(obj, "patient_id")))
+                pending.scopes.add(Scope(before.clinic_id, "patient", before.patient_id))
         elif isinstance(obj, Patient) and _changed(obj, ("date_of_birth", "created_at")):
             pending.objects.append(obj)
         elif isinstance(obj, Clinic) and _changed(obj, ("retention_years",)):
@@ -401,15 +406,25 @@ def refresh(scopes: Iterable[Scope]) -> None:
             _replace(scope.clinic_id, rule, stored, _DERIVE[rule](scope.clinic_id, *where))
 
 
-def _lock_clinics(session: Session, clinic_ids: set[int]) -> None:
-    """Queue behind other writers of the clinic (the audit-chain head lock, PostgreSQL)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: this transaction already holds the only write lock
-    for clinic_id in sorted(clinic_ids):
+def _lock_clinics(session: Session, clinic_ids: Iterable[int]) -> None:
+    """Queue behind every other writer of these clinics before reading or writing flags.
+
+    The lock is the clinic's audit-chain head row, which every audited write takes
+    at commit (``audit_chain.link``). Taking it before the rules read anything means
+    they see every earlier commit, and keeps one lock order for everybody, so flag
+    writers neither deadlock nor collide. A no-op UPDATE takes it: a row lock on
+    PostgreSQL, the database's write lock on SQLite. A clinic without a head yet gets
+    its empty one, as ``audit_chain`` would create it."""
+    for clinic_id in sorted(set(clinic_ids)):
+        chain = {"c": audit_chain.chain_of(clinic_id), "g": audit_chain.GENESIS}
         session.execute(
-            text("SELECT seq FROM audit_chain_heads WHERE chain_id = :c FOR UPDATE"),
-            {"c": audit_chain.chain_of(clinic_id)},
+            text(
+                "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
+                "ON CONFLICT (chain_id) DO NOTHING"
+            ),
+            chain,
         )
+        session.execute(text("UPDATE audit_chain_heads SET seq = seq WHERE chain_id = :c"), chain)
 
 
 def _refresh(session: Session) -> None:
@@ -438,28 +453,33 @@ event.listen(Session, "after_transaction_end", _drop_pending)
 # -- the full check -----------------------------------------------------------------------------
 
 
-def _stored(clinic_id: int, rule: str) -> set[tuple[Any, ...]]:
+_VALUES = ("subject_id", "other_id", "therapist_id", "patient_id", "day", "amount", "tally")
+
+
+def _stored(clinic_id: int, rule: str) -> dict[str, tuple[Any, ...]]:
     f = ComplianceFlag
-    cols = (f.key, f.subject_id, f.other_id, f.therapist_id, f.patient_id, f.day, f.amount)
-    stmt = select(*cols, f.tally, f.sort_at, f.due_at).where(
-        f.clinic_id == clinic_id, f.rule == rule
-    )
-    return {tuple(row) for row in db.session.execute(stmt)}
+    columns = [getattr(f, name) for name in _VALUES]
+    stmt = select(f.key, *columns, f.sort_at, f.due_at)
+    rows = db.session.execute(stmt.where(f.clinic_id == clinic_id, f.rule == rule))
+    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def _as_stored(row: dict[str, Any]) -> tuple[Any, ...]:
-    names = ("key", "subject_id", "other_id", "therapist_id", "patient_id", "day", "amount")
-    values = [row.get(name) for name in names]
-    return (*values, row.get("tally"), row["sort_at"], row.get("due_at", ALWAYS_DUE))
+    values = [row.get(name) for name in _VALUES]
+    return (*values, row["sort_at"], row.get("due_at", ALWAYS_DUE))
 
 
 def full_check(clinic_id: int) -> int:
     """Derive every rule over the clinic's whole history, store the findings, and return
-    how many stored flags were wrong (missing, stale or changed). Caller commits."""
+    how many stored findings were wrong (missing, stale or changed). Caller commits."""
+    _lock_clinics(db.session, [clinic_id])
     repaired = 0
     for rule in RULES:
         rows = _DERIVE[rule](clinic_id)
-        repaired += len(_stored(clinic_id, rule) ^ {_as_stored(row) for row in rows})
+        derived = {row["key"]: _as_stored(row) for row in rows}
+        stored = _stored(clinic_id, rule)
+        repaired += sum(stored.get(key) != values for key, values in derived.items())
+        repaired += len(stored.keys() - derived.keys())
         _replace(clinic_id, rule, [], rows)
     settings = services.settings_for(clinic_id)
     settings.flags_checked_at = utcnow()
@@ -490,14 +510,22 @@ def chosen(
     cond = [f.clinic_id == clinic_id, f.rule == rule]
     if rule in TIMED_RULES:
         cond.append(f.due_at <= now_local)
-    key = order_key(rule, f)
     counted = select(f.id).where(*cond).limit(COUNT_CAP + 1).subquery()
     total = select(func.count()).select_from(counted).scalar_subquery()
-    order = (key, f.id) if oldest_first else (key.desc(), f.id)
-    stmt: Select[Any] = select(f, total.label("total_rows")).where(*cond).order_by(*order)
+    stmt: Select[Any] = select(f, total.label("total_rows")).where(*cond)
+    stmt = stmt.order_by(*listing_order(rule, f, oldest_first=oldest_first))
     return stmt.limit(limit).subquery("chosen")
 
 
-def order_key(rule: str, table: Any) -> Any:
-    """The column a rule's flags are listed by (of the flags table or of ``chosen``)."""
-    return table.due_at if rule in TIMED_RULES else table.sort_at
+def listing_order(rule: str, table: Any, *, oldest_first: bool = False) -> tuple[Any, ...]:
+    """How a rule's findings are listed (columns of the flags table or of ``chosen``).
+
+    Receipts: the most duplicated first, and (never expected) orphans by number, as the
+    whole-history rules list them; these are rare, so sorting them costs little. The
+    rest follow an index: newest first, or the longest overdue first."""
+    if rule == "reissued":
+        return (table.tally.desc(), table.sort_at.desc(), table.id)
+    if rule == "orphan_receipts":
+        return (table.tally, table.id)
+    key = table.due_at if rule in TIMED_RULES else table.sort_at
+    return (key, table.id) if oldest_first else (key.desc(), table.id)

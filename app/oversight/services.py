@@ -210,8 +210,10 @@ def amended_stmt(clinic_id: int, *where: Any) -> Select[Any]:
         select(
             Receipt.visit_id,
             Receipt.patient_id,
-            Receipt.patient_name,
-            Receipt.therapist_name,
+            # A visit may have several receipts (one voided, one in force) with names
+            # spelled differently; the visit is one finding all the same.
+            func.max(Receipt.patient_name).label("patient_name"),
+            func.max(Receipt.therapist_name).label("therapist_name"),
             func.min(Receipt.id).label("receipt_id"),
             func.min(Receipt.number).label("receipt_number"),
             func.min(Receipt.issued_at).label("issued_at"),
@@ -223,10 +225,8 @@ def amended_stmt(clinic_id: int, *where: Any) -> Select[Any]:
             and_(Amendment.visit_id == Receipt.visit_id, Amendment.created_at > Receipt.issued_at),
         )
         .where(Receipt.clinic_id == clinic_id, *where)
-        .group_by(
-            Receipt.visit_id, Receipt.patient_id, Receipt.patient_name, Receipt.therapist_name
-        )
-        .order_by(func.max(Amendment.created_at).desc())
+        .group_by(Receipt.visit_id, Receipt.patient_id)
+        .order_by(func.max(Amendment.created_at).desc(), Receipt.visit_id)
     )
 
 
