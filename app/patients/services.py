@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app import audit
 from app.audit import Action
@@ -23,6 +25,7 @@ from app.models import (
     Receipt,
     ReceiptReissue,
     ReceiptVoid,
+    RetentionPurge,
     User,
     Visit,
 )
@@ -180,36 +183,8 @@ def history_versions(patient: Patient) -> list[HealthHistory]:
 #
 # The chart reads columns, not ORM objects: loading, identity-mapping and then expiring
 # entities (the audit commit expires everything loaded) cost more than the page itself.
-# Each statement is built once; reusing the statement object saves rebuilding it and
-# its cache key on every request. docs/performance.md has the figures.
-
-_HISTORY = (
-    select(
-        HealthHistory.version, HealthHistory.recorded_at, HealthHistory.conditions,
-        HealthHistory.medications, HealthHistory.allergies, HealthHistory.surgeries,
-        HealthHistory.notes, User.full_name.label("recorded_by_name"),
-    )
-    .join(User, User.id == HealthHistory.recorded_by_id)
-    .where(HealthHistory.patient_id == bindparam("patient_id"))
-    .order_by(HealthHistory.version.desc())
-    .limit(1)
-)  # fmt: skip
-_CONSENT = (
-    select(
-        Consent.given_on, Consent.method, Consent.elements, Consent.withdrawn,
-        User.full_name.label("recorded_by_name"),
-    )
-    .join(User, User.id == Consent.recorded_by_id)
-    .where(Consent.patient_id == bindparam("patient_id"), Consent.kind == "treatment")
-    .order_by(Consent.given_on.desc(), Consent.id.desc())
-    .limit(1)
-)  # fmt: skip
-
-
-def chart_history(patient: Patient) -> Any:
-    """The current health history as a row (``current_history``'s columns and
-    ``recorded_by_name``), or None."""
-    return db.session.execute(_HISTORY, {"patient_id": patient.id}).first()
+# Each statement is built once and run on the session's connection (Core, not the ORM's
+# execute path: these are plain rows). docs/performance.md has the figures.
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +195,105 @@ class ChartConsent:
     complete: bool
 
 
-def chart_consent(patient: Patient) -> ChartConsent | None:
-    """What the chart shows of ``current_consent``, in one statement."""
-    row = db.session.execute(_CONSENT, {"patient_id": patient.id}).first()
+@dataclass(frozen=True, slots=True)
+class ChartHistory:
+    """The current health history, as the chart shows it."""
+
+    version: int
+    recorded_at: datetime
+    conditions: list[str]
+    medications: str
+    allergies: str
+    surgeries: str
+    notes: str
+    recorded_by_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPurge:
+    purged_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChartHeader:
+    """The patient, their purge if any, current health history and treatment consent."""
+
+    patient: Patient
+    purge: ChartPurge | None
+    history: ChartHistory | None
+    consent: ChartConsent | None
+
+
+def _latest(model: Any, *where: Any, order: tuple[Any, ...]) -> Any:
+    """The id of the patient's latest ``model`` row, correlated to the outer patient."""
+    return (
+        select(model.id)
+        .where(model.patient_id == Patient.id, *where)
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _header_statement(clinical: bool) -> Any:
+    """Patient, purge, consent (and, for clinical roles, health history) in one statement.
+
+    The latest consent and history are joined on a correlated ``id = (SELECT … LIMIT 1)``,
+    which both databases answer from the (patient_id, …) indexes.
+    """
+    consent, consent_by = aliased(Consent), aliased(User)
+    columns: list[Any] = [
+        Patient, RetentionPurge.purged_at, consent.given_on, consent.method, consent.elements,
+        consent.withdrawn, consent_by.full_name,
+    ]  # fmt: skip
+    stmt = (
+        select(*columns)
+        .outerjoin(RetentionPurge, RetentionPurge.patient_id == Patient.id)
+        .outerjoin(
+            consent,
+            consent.id
+            == _latest(
+                Consent,
+                Consent.kind == "treatment",
+                order=(Consent.given_on.desc(), Consent.id.desc()),
+            ),
+        )
+        .outerjoin(consent_by, consent_by.id == consent.recorded_by_id)
+        .where(Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id"))
+    )
+    if clinical:
+        history, history_by = aliased(HealthHistory), aliased(User)
+        stmt = (
+            stmt.add_columns(
+                history.version, history.recorded_at, history.conditions, history.medications,
+                history.allergies, history.surgeries, history.notes, history_by.full_name,
+            )
+            .outerjoin(
+                history,
+                history.id == _latest(HealthHistory, order=(HealthHistory.version.desc(),)),
+            )
+            .outerjoin(history_by, history_by.id == history.recorded_by_id)
+        )  # fmt: skip
+    return stmt
+
+
+def chart_header(patient_id: int, clinic_id: int, clinical: bool) -> ChartHeader | None:
+    """The top of the chart in one statement, or None when ``patient_id`` is not a patient
+    of ``clinic_id`` (the same scope as ``authz.get_or_404``)."""
+    row = db.session.execute(
+        _header_statement(clinical), {"patient_id": patient_id, "clinic_id": clinic_id}
+    ).first()
     if row is None:
         return None
-    complete = Consent.complete.fget(row)  # the model's rule
-    return ChartConsent(row.given_on, row.method, row.recorded_by_name, complete)
+    patient, purged_at, given_on, method, elements, withdrawn, consent_by = row[:7]
+    consent = None
+    if given_on is not None:
+        complete = Consent.complete.fget(SimpleNamespace(withdrawn=withdrawn, elements=elements))
+        consent = ChartConsent(given_on, method, consent_by, complete)
+    history = ChartHistory(*row[7:]) if clinical and row[7] is not None else None
+    purge = ChartPurge(purged_at) if purged_at is not None else None
+    return ChartHeader(patient, purge, history, consent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,11 +380,12 @@ def chart_receipts(patient: Patient) -> dict[str, list[Any]]:
 
     receipts, unbilled, missed = _receipt_statements()
     params = {"patient_id": patient.id}
+    conn = db.session.connection()
     return {
         "receipts": [
             ReceiptLine(*r[:8], bool(r.is_void), r.reissue_count)
-            for r in db.session.execute(receipts, params)
+            for r in conn.execute(receipts, params)
         ],
-        "unbilled": [VisitLine(*r) for r in db.session.execute(unbilled, params)],
-        "missed": [MissedFeeLine(*r) for r in db.session.execute(missed, params)],
+        "unbilled": [VisitLine(*r) for r in conn.execute(unbilled, params)],
+        "missed": [MissedFeeLine(*r) for r in conn.execute(missed, params)],
     }
