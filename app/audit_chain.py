@@ -74,22 +74,23 @@ def queue(session: Session, audit_event: AuditEvent) -> None:
     session.info.setdefault(PENDING, []).append(audit_event)
 
 
+# Built once: a text() construct made per call is parsed and cache-keyed again each time
+# (every audited page view links an event).
+_BUMP = text("UPDATE audit_chain_heads SET seq = seq + :n WHERE chain_id = :c RETURNING seq, hash")
+_START = text(
+    "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
+    "ON CONFLICT (chain_id) DO NOTHING"
+)
+_SET_HASH = text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c")
+
+
 def _claim(session: Session, chain_id: int, count: int) -> tuple[int, str]:
     """Lock the head of a chain, reserve ``count`` places; return (first seq, prev hash)."""
     conn = session.connection()
-    bump = text(
-        "UPDATE audit_chain_heads SET seq = seq + :n WHERE chain_id = :c RETURNING seq, hash"
-    )
-    row = conn.execute(bump, {"n": count, "c": chain_id}).first()
+    row = conn.execute(_BUMP, {"n": count, "c": chain_id}).first()
     if row is None:
-        conn.execute(
-            text(
-                "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
-                "ON CONFLICT (chain_id) DO NOTHING"
-            ),
-            {"c": chain_id, "g": GENESIS},
-        )
-        row = conn.execute(bump, {"n": count, "c": chain_id}).one()
+        conn.execute(_START, {"c": chain_id, "g": GENESIS})
+        row = conn.execute(_BUMP, {"n": count, "c": chain_id}).one()
     return row.seq - count + 1, row.hash
 
 
@@ -107,10 +108,7 @@ def link(session: Session, events: list[AuditEvent]) -> None:
             audit_event.seq, audit_event.prev_hash = seq, prev
             audit_event.hash = prev = content_hash(audit_event)
             seq += 1
-        session.execute(
-            text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c"),
-            {"h": prev, "c": chain_id},
-        )
+        session.connection().execute(_SET_HASH, {"h": prev, "c": chain_id})
         session.add_all(chain)
 
 

@@ -314,6 +314,11 @@ class ReceiptLine:
     number_label = Receipt.number_label
     payment_label = Receipt.payment_label
 
+    @property
+    def start_label(self) -> str:
+        """The start time as the chart shows it, e.g. 09:30."""
+        return f"{self.service_start:%H:%M}"
+
 
 @dataclass(frozen=True, slots=True)
 class MissedFeeLine:

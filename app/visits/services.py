@@ -457,6 +457,11 @@ class VisitLine:
     def start_time(self) -> time:
         return self.local_start.time()
 
+    @property
+    def start_label(self) -> str:
+        """The start time as lists show it, e.g. 09:30."""
+        return f"{self.local_start:%H:%M}"
+
 
 @dataclass
 class VisitPage:
