@@ -61,7 +61,7 @@ def show(patient_id: int):
     visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
     receipts = None
     if not header.purge and can(current_user, Permission.RECEIPT_READ):
-        receipts = services.chart_receipts(patient)
+        receipts = services.chart_receipts(patient, visits["visit_page"], header.has_missed_fees)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
     html = render_template(
         "patients/show.html", patient=patient, history=header.history, consent=header.consent,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import aliased
@@ -31,6 +31,9 @@ from app.models import (
 )
 from app.models.types import digits, fold, phone_key
 from app.oversight.retention import refuse_if_purged
+
+if TYPE_CHECKING:
+    from app.visits.services import VisitLine, VisitPage
 
 PATIENT_FIELDS = (
     "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
@@ -216,12 +219,15 @@ class ChartPurge:
 
 @dataclass(frozen=True, slots=True)
 class ChartHeader:
-    """The patient, their purge if any, current health history and treatment consent."""
+    """The patient, their purge if any, current health history and treatment consent, and
+    whether they owe any missed-visit fee (most do not: the Receipts section then skips
+    that statement)."""
 
     patient: Patient
     purge: ChartPurge | None
     history: ChartHistory | None
     consent: ChartConsent | None
+    has_missed_fees: bool
 
 
 def _latest(model: Any, *where: Any, order: tuple[Any, ...]) -> Any:
@@ -246,6 +252,7 @@ def _header_statement(clinical: bool) -> Any:
     columns: list[Any] = [
         Patient, RetentionPurge.purged_at, consent.given_on, consent.method, consent.elements,
         consent.withdrawn, consent_by.full_name,
+        exists().where(MissedVisitFee.patient_id == Patient.id).label("has_missed_fees"),
     ]  # fmt: skip
     stmt = (
         select(*columns)
@@ -286,14 +293,14 @@ def chart_header(patient_id: int, clinic_id: int, clinical: bool) -> ChartHeader
     ).first()
     if row is None:
         return None
-    patient, purged_at, given_on, method, elements, withdrawn, consent_by = row[:7]
+    patient, purged_at, given_on, method, elements, withdrawn, consent_by, missed = row[:8]
     consent = None
     if given_on is not None:
         complete = Consent.complete.fget(SimpleNamespace(withdrawn=withdrawn, elements=elements))
         consent = ChartConsent(given_on, method, consent_by, complete)
-    history = ChartHistory(*row[7:]) if clinical and row[7] is not None else None
+    history = ChartHistory(*row[8:]) if clinical and row[8] is not None else None
     purge = ChartPurge(purged_at) if purged_at is not None else None
-    return ChartHeader(patient, purge, history, consent)
+    return ChartHeader(patient, purge, history, consent, bool(missed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +308,7 @@ class ReceiptLine:
     """One receipt in the chart's Receipts section."""
 
     id: int
+    visit_id: int
     number: int
     service_date: date
     service_start: Any
@@ -330,15 +338,19 @@ class MissedFeeLine:
     payment_label = MissedVisitFee.payment_label
 
 
+RECEIPTS_SHOWN = 50  # the chart lists the patient's latest 50 receipts
+UNBILLED_SHOWN = 20
+
+
 @cache
 def _receipt_statements() -> tuple[Any, Any, Any]:
     from app.visits.services import VISIT_LINE_COLUMNS  # visits.services imports this module
 
     receipts = (
         select(
-            Receipt.id, Receipt.number, Receipt.service_date, Receipt.service_start,
-            Receipt.therapist_name, Receipt.therapist_designation, Receipt.total_cents,
-            Receipt.payment_method,
+            Receipt.id, Receipt.visit_id, Receipt.number, Receipt.service_date,
+            Receipt.service_start, Receipt.therapist_name, Receipt.therapist_designation,
+            Receipt.total_cents, Receipt.payment_method,
             exists().where(ReceiptVoid.receipt_id == Receipt.id).label("is_void"),
             select(func.count(ReceiptReissue.id))
             .where(ReceiptReissue.receipt_id == Receipt.id)
@@ -347,7 +359,7 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
         )
         .where(Receipt.patient_id == bindparam("patient_id"))
         .order_by(Receipt.service_date.desc(), Receipt.number.desc())
-        .limit(50)
+        .limit(RECEIPTS_SHOWN)
     )  # fmt: skip
     # Signed, attended visits with no receipt that is still valid (receipts.services).
     live = (
@@ -364,8 +376,8 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
             Visit.attendance == ATTENDED,
             Visit.id.not_in(live),
         )
-        .order_by(Visit.local_start.desc())
-        .limit(20)
+        .order_by(Visit.local_start.desc(), Visit.id.desc())
+        .limit(UNBILLED_SHOWN)
     )
     missed = (
         select(
@@ -378,19 +390,44 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
     return receipts, unbilled, missed
 
 
-def chart_receipts(patient: Patient) -> dict[str, list[Any]]:
+def _unbilled_on_page(visit_page: VisitPage, receipts: list[ReceiptLine]) -> list[VisitLine] | None:
+    """The signed, attended visits without a valid receipt, read off the chart's first
+    page of visits when it lists every visit and ``receipts`` every receipt of the patient
+    (most patients); else None: the caller asks the database."""
+    complete = visit_page.first_page and visit_page.next_before is None
+    if not complete or len(receipts) >= RECEIPTS_SHOWN:
+        return None
+    billed = {r.visit_id for r in receipts if not r.is_void}
+    unbilled = [
+        v for v in visit_page.visits
+        if v.status == SIGNED and v.attendance == ATTENDED and v.id not in billed
+    ]  # fmt: skip
+    return unbilled[:UNBILLED_SHOWN]
+
+
+def chart_receipts(
+    patient: Patient, visit_page: VisitPage, has_missed_fees: bool
+) -> dict[str, list[Any]]:
     """The chart's Receipts section (the patient's receipts, signed visits without one,
-    missed-visit fees) as plain rows, in three statements."""
+    missed-visit fees) as plain rows: one to three statements.
+
+    ``visit_page`` is the chart's page of visits (``visits.services.patient_visits``):
+    when it holds every visit, the unbilled ones are read off it; ``has_missed_fees``
+    comes with the chart header and spares the fees' statement when there are none.
+    """
     from app.visits.services import VisitLine
 
-    receipts, unbilled, missed = _receipt_statements()
+    receipts_stmt, unbilled_stmt, missed_stmt = _receipt_statements()
     params = {"patient_id": patient.id}
     conn = db.session.connection()
-    return {
-        "receipts": [
-            ReceiptLine(*r[:8], bool(r.is_void), r.reissue_count)
-            for r in conn.execute(receipts, params)
-        ],
-        "unbilled": [VisitLine(*r) for r in conn.execute(unbilled, params)],
-        "missed": [MissedFeeLine(*r) for r in conn.execute(missed, params)],
-    }
+    receipts = [
+        ReceiptLine(*r[:9], bool(r.is_void), r.reissue_count)
+        for r in conn.execute(receipts_stmt, params)
+    ]
+    unbilled = _unbilled_on_page(visit_page, receipts)
+    if unbilled is None:
+        unbilled = [VisitLine(*r) for r in conn.execute(unbilled_stmt, params)]
+    missed = []
+    if has_missed_fees:
+        missed = [MissedFeeLine(*r) for r in conn.execute(missed_stmt, params)]
+    return {"receipts": receipts, "unbilled": unbilled, "missed": missed}
