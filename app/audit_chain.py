@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import AuditChainHead, AuditEvent
@@ -74,27 +74,38 @@ def queue(session: Session, audit_event: AuditEvent) -> None:
     session.info.setdefault(PENDING, []).append(audit_event)
 
 
+# Built once: a text() construct made per call is parsed and cache-keyed again each time
+# (every audited page view links an event).
+_BUMP = text("UPDATE audit_chain_heads SET seq = seq + :n WHERE chain_id = :c RETURNING seq, hash")
+_START = text(
+    "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
+    "ON CONFLICT (chain_id) DO NOTHING"
+)
+_SET_HASH = text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c")
+_INSERT = insert(AuditEvent.__table__)
+
+
 def _claim(session: Session, chain_id: int, count: int) -> tuple[int, str]:
     """Lock the head of a chain, reserve ``count`` places; return (first seq, prev hash)."""
     conn = session.connection()
-    bump = text(
-        "UPDATE audit_chain_heads SET seq = seq + :n WHERE chain_id = :c RETURNING seq, hash"
-    )
-    row = conn.execute(bump, {"n": count, "c": chain_id}).first()
+    row = conn.execute(_BUMP, {"n": count, "c": chain_id}).first()
     if row is None:
-        conn.execute(
-            text(
-                "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
-                "ON CONFLICT (chain_id) DO NOTHING"
-            ),
-            {"c": chain_id, "g": GENESIS},
-        )
-        row = conn.execute(bump, {"n": count, "c": chain_id}).one()
+        conn.execute(_START, {"c": chain_id, "g": GENESIS})
+        row = conn.execute(_BUMP, {"n": count, "c": chain_id}).one()
     return row.seq - count + 1, row.hash
 
 
+# Every column but the id: ``audit.record`` sets each of them (and ``link`` the chain's).
+_EVENT_COLUMNS = [column.key for column in AuditEvent.__table__.columns if column.key != "id"]
+
+
 def link(session: Session, events: list[AuditEvent]) -> None:
-    """Give each event its place and hashes, and add them to the session."""
+    """Give each event its place and hashes, and insert them in the session's transaction.
+
+    A plain INSERT, not ``session.add``: the unit of work's flush of one event cost
+    several times the INSERT itself, on every audited page view (docs/performance.md).
+    The event objects stay transient; read events back from the table.
+    """
     by_chain: dict[int, list[AuditEvent]] = {}
     for audit_event in events:
         by_chain.setdefault(chain_of(audit_event.clinic_id), []).append(audit_event)
@@ -107,11 +118,9 @@ def link(session: Session, events: list[AuditEvent]) -> None:
             audit_event.seq, audit_event.prev_hash = seq, prev
             audit_event.hash = prev = content_hash(audit_event)
             seq += 1
-        session.execute(
-            text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c"),
-            {"h": prev, "c": chain_id},
-        )
-        session.add_all(chain)
+        conn = session.connection()
+        conn.execute(_SET_HASH, {"h": prev, "c": chain_id})
+        conn.execute(_INSERT, [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in chain])
 
 
 def _link_pending(session: Session) -> None:

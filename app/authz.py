@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user, login_required
 from sqlalchemy import Select, select
+from werkzeug.local import LocalProxy
 
 from app.extensions import db
 from app.models import ATTENDED, SIGNED, Location, Patient, Role, User, Visit
@@ -74,11 +75,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+_PERMISSIONS = frozenset(Permission)
+
+
 def can(user: Any, permission: Permission | str) -> bool:
-    """True when ``user`` is signed in, active and their role grants ``permission``."""
+    """True when ``user`` is signed in, active and their role grants ``permission``.
+
+    Called a dozen times per page, mostly from templates with the ``current_user``
+    proxy: the proxy is resolved once, and permissions and roles are looked up by
+    value (a StrEnum member hashes and compares as its value) instead of being
+    converted to enum members on every call.
+    """
+    if isinstance(user, LocalProxy):
+        user = user._get_current_object()
     if not getattr(user, "is_authenticated", False) or not user.active:
         return False
-    return Permission(permission) in ROLE_PERMISSIONS[Role(user.role)]
+    if permission not in _PERMISSIONS:
+        raise ValueError(f"{permission!r} is not a permission")
+    return permission in ROLE_PERMISSIONS[user.role]
 
 
 F = TypeVar("F", bound=Callable[..., Any])

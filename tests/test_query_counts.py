@@ -93,6 +93,8 @@ def test_patient_search(app: Flask, world: Any, login_as: Any) -> None:
 
 
 def test_patient_chart(app: Flask, world: Any, login_as: Any) -> None:
+    """Flat past a page of visits; below it, the chart reads its pain trend and unbilled
+    visits off the page (docs/performance.md): fewer statements, never more."""
     f.make_fee_schedule(world.clinic)
     db.session.commit()
     client = login_as("therapist")
@@ -101,7 +103,19 @@ def test_patient_chart(app: Flask, world: Any, login_as: Any) -> None:
     def grow(n: int) -> None:  # each visit by another therapist
         _signed_visits(patient, None, n, date(2024, 1, 1), receipts=True)
 
-    assert_flat(app, client, lambda: f"/patients/{patient.id}", grow)
+    def count() -> int:
+        return statements_for(app, client, f"/patients/{patient.id}")
+
+    grow(SMALL)
+    db.session.commit()
+    below_a_page = count()
+    grow(LARGE - SMALL)
+    db.session.commit()
+    large = count()
+    grow(LARGE)
+    db.session.commit()
+    assert count() == large <= MAX_STATEMENTS
+    assert below_a_page <= large
 
 
 def test_visit_show(app: Flask, world: Any, login_as: Any) -> None:

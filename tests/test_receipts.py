@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from PIL import Image
@@ -230,6 +230,38 @@ def test_a_no_show_fee_is_recorded_but_never_a_receipt(login_as, billed):
     assert "already recorded" in c.get(again.headers["Location"]).get_data(as_text=True)
     chart = c.get(f"/patients/{billed.patient.id}").get_data(as_text=True)
     assert "Cancellation and no-show fees" in chart and "$67.80" in chart
+
+
+@pytest.mark.parametrize("signed", [4, 22], ids=["every-visit-on-the-page", "more-than-a-page"])
+def test_chart_unbilled_visits_read_off_the_page_match_the_database(billed, signed):
+    """The Receipts section reads the unbilled visits off the chart's first page of visits
+    when that page lists every visit (and the section every receipt), else queries them:
+    the same visits either way, a voided receipt's visit among them."""
+    from app.patients import services as chart
+    from app.visits import services as visit_services
+
+    visits = [billed.visit] + [
+        f.make_visit(
+            billed.patient, billed.therapist, signed=True, day=date(2026, 1, 1) + timedelta(i)
+        )
+        for i in range(signed - 1)
+    ]
+    f.make_visit(billed.patient, billed.therapist, day=date(2026, 3, 20))  # a draft
+    f.make_visit(
+        billed.patient, billed.therapist, day=date(2026, 3, 21), signed=True, attendance="no_show"
+    )
+    receipts = [f.make_receipt(v) for v in visits[::2]]
+    services.void(receipts[0], billed.owner, "Wrong payment method")
+    db.session.commit()
+
+    page = visit_services.patient_visits(billed.patient)
+    section = chart.chart_receipts(billed.patient, page, has_missed_fees=False)
+    on_page = chart._unbilled_on_page(page, section["receipts"])
+    assert (on_page is None) == (signed > 20)
+    _, unbilled, _ = chart._receipt_statements()
+    queried = db.session.execute(unbilled, {"patient_id": billed.patient.id}).all()
+    assert [v.id for v in section["unbilled"]] == [row.id for row in queried]
+    assert {v.id for v in section["unbilled"]} == {v.id for v in visits[1::2]} | {visits[0].id}
 
 
 def test_second_original_is_refused_even_when_racing_the_check(login_as, billed):

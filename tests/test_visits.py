@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select, text
@@ -519,6 +520,53 @@ def test_patient_chart_lists_visits_with_trend_and_latest_body_chart(login_as, w
     desk = login_as("front_desk").get(f"/patients/{world.patient.id}").get_data(as_text=True)
     assert "pain-trend" not in desk and "Neck pain with afternoon" not in desk
     assert (TODAY - timedelta(days=7)).isoformat() in desk  # dates are not clinical
+
+
+def _trend_desc(html: str) -> str:
+    return re.search(r'<desc id="pt-desc">([^<]*)</desc>', html).group(1)
+
+
+@pytest.mark.parametrize(
+    ("signed", "drafts"),
+    [(5, 0), (5, 3), (20, 0), (22, 0), (22, 3)],
+    ids=["few", "few-with-drafts", "twenty", "more-than-a-page", "drafts-on-top-of-a-page"],
+)
+def test_chart_trend_is_the_latest_twenty_signed_visits(login_as, world, signed, drafts):
+    """The chart reads the trend off its first page when the page holds it, else queries it:
+    either way the latest 20 signed visits, oldest first."""
+    from app.charts import describe_pain_trend
+    from app.visits import services as visit_services
+
+    first = TODAY - timedelta(days=100)
+    for i in range(signed):
+        day = first + timedelta(days=i)
+        f.make_visit(world.patient, world.therapist, day=day, signed=True, pain_before=i % 11)
+    for i in range(drafts):  # newer than every signed visit, on the first page
+        f.make_visit(world.patient, world.therapist, day=TODAY + timedelta(days=i + 1))
+    db.session.commit()
+    expected = visit_services.pain_points(world.patient)
+    assert len(expected) == min(signed, 20)
+    assert expected[0].day == first + timedelta(days=max(0, signed - 20))
+    html = login_as("therapist").get(f"/patients/{world.patient.id}").get_data(as_text=True)
+    assert unescape(_trend_desc(html)) == describe_pain_trend(expected)
+
+
+def test_older_visits_page_still_shows_the_latest_body_chart_and_red_flags(login_as, world):
+    code = next(iter(RED_FLAGS))
+    for i in range(22):
+        f.make_visit(
+            world.patient, world.therapist, day=TODAY - timedelta(days=30 - i), signed=True,
+            red_flags={code: "yes" if i == 21 else "no"}, red_flag_decision="referred",
+        )  # fmt: skip
+    db.session.commit()
+    c = login_as("therapist")
+    html = c.get(f"/patients/{world.patient.id}").get_data(as_text=True)
+    older = re.search(r'href="([^"]*before=[^"]*)"', html).group(1).replace("&amp;", "&")
+    page2 = c.get(older).get_data(as_text=True)
+    for page in (html, page2):
+        assert 'id="body-chart-latest"' in page and "Red flags at the latest visit" in page
+    assert (TODAY - timedelta(days=30)).isoformat() in page2
+    assert (TODAY - timedelta(days=30)).isoformat() not in html.split('id="visits-h"')[1]
 
 
 def test_signed_note_prints_to_pdf_with_amendments_and_is_audited(login_as, world):

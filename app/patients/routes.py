@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import audit
@@ -53,18 +53,19 @@ def show(patient_id: int):
     The sections are read as plain rows (``services.chart_*``), not ORM objects: the page
     is the most viewed one, and entity loading was most of its cost (docs/performance.md).
     """
-    patient = get_or_404(Patient, patient_id)
     clinical = can(current_user, Permission.CLINICAL_READ)
-    history = services.chart_history(patient) if clinical else None
-    consent = services.chart_consent(patient)
+    header = services.chart_header(patient_id, current_user.clinic_id, clinical)
+    if header is None:
+        abort(404)
+    patient = header.patient
     visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
     receipts = None
-    if not visits["purge"] and can(current_user, Permission.RECEIPT_READ):
-        receipts = services.chart_receipts(patient)
+    if not header.purge and can(current_user, Permission.RECEIPT_READ):
+        receipts = services.chart_receipts(patient, visits["visit_page"], header.has_missed_fees)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
     html = render_template(
-        "patients/show.html", patient=patient, history=history, consent=consent,
-        clinical=clinical, receipts=receipts, **visits,
+        "patients/show.html", patient=patient, history=header.history, consent=header.consent,
+        purge=header.purge, clinical=clinical, receipts=receipts, **visits,
     )  # fmt: skip
     db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
     return html

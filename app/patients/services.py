@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app import audit
 from app.audit import Action
@@ -23,11 +25,15 @@ from app.models import (
     Receipt,
     ReceiptReissue,
     ReceiptVoid,
+    RetentionPurge,
     User,
     Visit,
 )
 from app.models.types import digits, fold, phone_key
 from app.oversight.retention import refuse_if_purged
+
+if TYPE_CHECKING:
+    from app.visits.services import VisitLine, VisitPage
 
 PATIENT_FIELDS = (
     "given_name", "family_name", "preferred_name", "date_of_birth", "phone", "email",
@@ -180,36 +186,8 @@ def history_versions(patient: Patient) -> list[HealthHistory]:
 #
 # The chart reads columns, not ORM objects: loading, identity-mapping and then expiring
 # entities (the audit commit expires everything loaded) cost more than the page itself.
-# Each statement is built once; reusing the statement object saves rebuilding it and
-# its cache key on every request. docs/performance.md has the figures.
-
-_HISTORY = (
-    select(
-        HealthHistory.version, HealthHistory.recorded_at, HealthHistory.conditions,
-        HealthHistory.medications, HealthHistory.allergies, HealthHistory.surgeries,
-        HealthHistory.notes, User.full_name.label("recorded_by_name"),
-    )
-    .join(User, User.id == HealthHistory.recorded_by_id)
-    .where(HealthHistory.patient_id == bindparam("patient_id"))
-    .order_by(HealthHistory.version.desc())
-    .limit(1)
-)  # fmt: skip
-_CONSENT = (
-    select(
-        Consent.given_on, Consent.method, Consent.elements, Consent.withdrawn,
-        User.full_name.label("recorded_by_name"),
-    )
-    .join(User, User.id == Consent.recorded_by_id)
-    .where(Consent.patient_id == bindparam("patient_id"), Consent.kind == "treatment")
-    .order_by(Consent.given_on.desc(), Consent.id.desc())
-    .limit(1)
-)  # fmt: skip
-
-
-def chart_history(patient: Patient) -> Any:
-    """The current health history as a row (``current_history``'s columns and
-    ``recorded_by_name``), or None."""
-    return db.session.execute(_HISTORY, {"patient_id": patient.id}).first()
+# Each statement is built once and run on the session's connection (Core, not the ORM's
+# execute path: these are plain rows). docs/performance.md has the figures.
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +198,109 @@ class ChartConsent:
     complete: bool
 
 
-def chart_consent(patient: Patient) -> ChartConsent | None:
-    """What the chart shows of ``current_consent``, in one statement."""
-    row = db.session.execute(_CONSENT, {"patient_id": patient.id}).first()
+@dataclass(frozen=True, slots=True)
+class ChartHistory:
+    """The current health history, as the chart shows it."""
+
+    version: int
+    recorded_at: datetime
+    conditions: list[str]
+    medications: str
+    allergies: str
+    surgeries: str
+    notes: str
+    recorded_by_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPurge:
+    purged_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChartHeader:
+    """The patient, their purge if any, current health history and treatment consent, and
+    whether they owe any missed-visit fee (most do not: the Receipts section then skips
+    that statement)."""
+
+    patient: Patient
+    purge: ChartPurge | None
+    history: ChartHistory | None
+    consent: ChartConsent | None
+    has_missed_fees: bool
+
+
+def _latest(model: Any, *where: Any, order: tuple[Any, ...]) -> Any:
+    """The id of the patient's latest ``model`` row, correlated to the outer patient."""
+    return (
+        select(model.id)
+        .where(model.patient_id == Patient.id, *where)
+        .order_by(*order)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _header_statement(clinical: bool) -> Any:
+    """Patient, purge, consent (and, for clinical roles, health history) in one statement.
+
+    The latest consent and history are joined on a correlated ``id = (SELECT … LIMIT 1)``,
+    which both databases answer from the (patient_id, …) indexes.
+    """
+    consent, consent_by = aliased(Consent), aliased(User)
+    columns: list[Any] = [
+        Patient, RetentionPurge.purged_at, consent.given_on, consent.method, consent.elements,
+        consent.withdrawn, consent_by.full_name,
+        exists().where(MissedVisitFee.patient_id == Patient.id).label("has_missed_fees"),
+    ]  # fmt: skip
+    stmt = (
+        select(*columns)
+        .outerjoin(RetentionPurge, RetentionPurge.patient_id == Patient.id)
+        .outerjoin(
+            consent,
+            consent.id
+            == _latest(
+                Consent,
+                Consent.kind == "treatment",
+                order=(Consent.given_on.desc(), Consent.id.desc()),
+            ),
+        )
+        .outerjoin(consent_by, consent_by.id == consent.recorded_by_id)
+        .where(Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id"))
+    )
+    if clinical:
+        history, history_by = aliased(HealthHistory), aliased(User)
+        stmt = (
+            stmt.add_columns(
+                history.version, history.recorded_at, history.conditions, history.medications,
+                history.allergies, history.surgeries, history.notes, history_by.full_name,
+            )
+            .outerjoin(
+                history,
+                history.id == _latest(HealthHistory, order=(HealthHistory.version.desc(),)),
+            )
+            .outerjoin(history_by, history_by.id == history.recorded_by_id)
+        )  # fmt: skip
+    return stmt
+
+
+def chart_header(patient_id: int, clinic_id: int, clinical: bool) -> ChartHeader | None:
+    """The top of the chart in one statement, or None when ``patient_id`` is not a patient
+    of ``clinic_id`` (the same scope as ``authz.get_or_404``)."""
+    row = db.session.execute(
+        _header_statement(clinical), {"patient_id": patient_id, "clinic_id": clinic_id}
+    ).first()
     if row is None:
         return None
-    complete = Consent.complete.fget(row)  # the model's rule
-    return ChartConsent(row.given_on, row.method, row.recorded_by_name, complete)
+    patient, purged_at, given_on, method, elements, withdrawn, consent_by, missed = row[:8]
+    consent = None
+    if given_on is not None:
+        complete = Consent.complete.fget(SimpleNamespace(withdrawn=withdrawn, elements=elements))
+        consent = ChartConsent(given_on, method, consent_by, complete)
+    history = ChartHistory(*row[8:]) if clinical and row[8] is not None else None
+    purge = ChartPurge(purged_at) if purged_at is not None else None
+    return ChartHeader(patient, purge, history, consent, bool(missed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +308,7 @@ class ReceiptLine:
     """One receipt in the chart's Receipts section."""
 
     id: int
+    visit_id: int
     number: int
     service_date: date
     service_start: Any
@@ -247,6 +322,11 @@ class ReceiptLine:
     number_label = Receipt.number_label
     payment_label = Receipt.payment_label
 
+    @property
+    def start_label(self) -> str:
+        """The start time as the chart shows it, e.g. 09:30."""
+        return f"{self.service_start:%H:%M}"
+
 
 @dataclass(frozen=True, slots=True)
 class MissedFeeLine:
@@ -258,15 +338,19 @@ class MissedFeeLine:
     payment_label = MissedVisitFee.payment_label
 
 
+RECEIPTS_SHOWN = 50  # the chart lists the patient's latest 50 receipts
+UNBILLED_SHOWN = 20
+
+
 @cache
 def _receipt_statements() -> tuple[Any, Any, Any]:
     from app.visits.services import VISIT_LINE_COLUMNS  # visits.services imports this module
 
     receipts = (
         select(
-            Receipt.id, Receipt.number, Receipt.service_date, Receipt.service_start,
-            Receipt.therapist_name, Receipt.therapist_designation, Receipt.total_cents,
-            Receipt.payment_method,
+            Receipt.id, Receipt.visit_id, Receipt.number, Receipt.service_date,
+            Receipt.service_start, Receipt.therapist_name, Receipt.therapist_designation,
+            Receipt.total_cents, Receipt.payment_method,
             exists().where(ReceiptVoid.receipt_id == Receipt.id).label("is_void"),
             select(func.count(ReceiptReissue.id))
             .where(ReceiptReissue.receipt_id == Receipt.id)
@@ -275,7 +359,7 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
         )
         .where(Receipt.patient_id == bindparam("patient_id"))
         .order_by(Receipt.service_date.desc(), Receipt.number.desc())
-        .limit(50)
+        .limit(RECEIPTS_SHOWN)
     )  # fmt: skip
     # Signed, attended visits with no receipt that is still valid (receipts.services).
     live = (
@@ -292,8 +376,8 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
             Visit.attendance == ATTENDED,
             Visit.id.not_in(live),
         )
-        .order_by(Visit.local_start.desc())
-        .limit(20)
+        .order_by(Visit.local_start.desc(), Visit.id.desc())
+        .limit(UNBILLED_SHOWN)
     )
     missed = (
         select(
@@ -306,18 +390,44 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
     return receipts, unbilled, missed
 
 
-def chart_receipts(patient: Patient) -> dict[str, list[Any]]:
+def _unbilled_on_page(visit_page: VisitPage, receipts: list[ReceiptLine]) -> list[VisitLine] | None:
+    """The signed, attended visits without a valid receipt, read off the chart's first
+    page of visits when it lists every visit and ``receipts`` every receipt of the patient
+    (most patients); else None: the caller asks the database."""
+    complete = visit_page.first_page and visit_page.next_before is None
+    if not complete or len(receipts) >= RECEIPTS_SHOWN:
+        return None
+    billed = {r.visit_id for r in receipts if not r.is_void}
+    unbilled = [
+        v for v in visit_page.visits
+        if v.status == SIGNED and v.attendance == ATTENDED and v.id not in billed
+    ]  # fmt: skip
+    return unbilled[:UNBILLED_SHOWN]
+
+
+def chart_receipts(
+    patient: Patient, visit_page: VisitPage, has_missed_fees: bool
+) -> dict[str, list[Any]]:
     """The chart's Receipts section (the patient's receipts, signed visits without one,
-    missed-visit fees) as plain rows, in three statements."""
+    missed-visit fees) as plain rows: one to three statements.
+
+    ``visit_page`` is the chart's page of visits (``visits.services.patient_visits``):
+    when it holds every visit, the unbilled ones are read off it; ``has_missed_fees``
+    comes with the chart header and spares the fees' statement when there are none.
+    """
     from app.visits.services import VisitLine
 
-    receipts, unbilled, missed = _receipt_statements()
+    receipts_stmt, unbilled_stmt, missed_stmt = _receipt_statements()
     params = {"patient_id": patient.id}
-    return {
-        "receipts": [
-            ReceiptLine(*r[:8], bool(r.is_void), r.reissue_count)
-            for r in db.session.execute(receipts, params)
-        ],
-        "unbilled": [VisitLine(*r) for r in db.session.execute(unbilled, params)],
-        "missed": [MissedFeeLine(*r) for r in db.session.execute(missed, params)],
-    }
+    conn = db.session.connection()
+    receipts = [
+        ReceiptLine(*r[:9], bool(r.is_void), r.reissue_count)
+        for r in conn.execute(receipts_stmt, params)
+    ]
+    unbilled = _unbilled_on_page(visit_page, receipts)
+    if unbilled is None:
+        unbilled = [VisitLine(*r) for r in conn.execute(unbilled_stmt, params)]
+    missed = []
+    if has_missed_fees:
+        missed = [MissedFeeLine(*r) for r in conn.execute(missed_stmt, params)]
+    return {"receipts": receipts, "unbilled": unbilled, "missed": missed}

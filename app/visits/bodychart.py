@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from markupsafe import Markup, escape
 
@@ -112,37 +113,54 @@ def _kinds_by_spot(marks: Iterable[dict]) -> dict[tuple[str, str], set[str]]:
     return spots
 
 
+def _element(shape: Shape, label: str, kinds: set[str], interactive: bool) -> str:
+    classes = " ".join(["bc-region", *(KIND_CLASS[k] for k in sorted(kinds) if k in KIND_CLASS)])
+    marked = (
+        ", marked: " + ", ".join(MARK_KINDS[k].label.lower() for k in sorted(kinds))
+        if kinds
+        else ""
+    )
+    attrs = f'class="{classes}" data-region="{shape.region}" data-side="{shape.side}"'
+    name = escape(label + marked)
+    if interactive:
+        attrs += f' tabindex="0" role="button" aria-label="Mark {name}"'
+    tag = shape.svg.split(" ", 1)[0]
+    return f"<{shape.svg} {attrs}><title>{name}</title></{tag}>"
+
+
+@cache
+def _fixed_parts(interactive: bool) -> tuple[str, tuple[tuple[Shape, str, str], ...]]:
+    """What does not depend on the marks, drawn once: the titles and side labels, and
+    each region unmarked. A chart page shows one body chart; redrawing these ~60 labelled
+    shapes each time was most of its cost."""
+    head = [_DEFS]
+    for title, cx in VIEWS.values():
+        head.append(
+            f'<text x="{cx}" y="343" text-anchor="middle" class="bc-title">{escape(title)}</text>'
+        )
+    for label_x, text in ((20, "R"), (170, "L"), (215, "L"), (372, "R"), (420, "L"), (585, "R")):
+        head.append(f'<text x="{label_x}" y="16" class="bc-side" aria-hidden="true">{text}</text>')
+    shapes = tuple(
+        (shape, label, _element(shape, label, set(), interactive))
+        for shape in SHAPES
+        for label in (shape_label(shape),)
+    )
+    return "".join(head), shapes
+
+
 def render_body_chart(
     marks: Iterable[dict], *, interactive: bool = False, chart_id: str = "body-chart"
 ) -> Markup:
     """The chart as inline SVG; regions are focusable buttons when ``interactive``."""
     spots = _kinds_by_spot(marks)
+    head, shapes = _fixed_parts(interactive)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" class="body-chart" viewBox="0 0 600 345" '
-        f'role="group" aria-label="Body chart: front, back, and head and neck">',
-        _DEFS,
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" class="body-chart" '
+        f'viewBox="0 0 600 345" role="group" aria-label="Body chart: front, back, and head and neck">',
+        head,
     ]
-    for title, cx in VIEWS.values():
-        out.append(
-            f'<text x="{cx}" y="343" text-anchor="middle" class="bc-title">{escape(title)}</text>'
-        )
-    for label_x, text in ((20, "R"), (170, "L"), (215, "L"), (372, "R"), (420, "L"), (585, "R")):
-        out.append(f'<text x="{label_x}" y="16" class="bc-side" aria-hidden="true">{text}</text>')
-    for shape in SHAPES:
-        kinds = spots.get((shape.region, shape.side), set())
-        classes = " ".join(
-            ["bc-region", *(KIND_CLASS[k] for k in sorted(kinds) if k in KIND_CLASS)]
-        )
-        marked = (
-            ", marked: " + ", ".join(MARK_KINDS[k].label.lower() for k in sorted(kinds))
-            if kinds
-            else ""
-        )
-        attrs = f'class="{classes}" data-region="{shape.region}" data-side="{shape.side}"'
-        name = escape(shape_label(shape) + marked)
-        if interactive:
-            attrs += f' tabindex="0" role="button" aria-label="Mark {name}"'
-        tag = shape.svg.split(" ", 1)[0]
-        out.append(f"<{shape.svg} {attrs}><title>{name}</title></{tag}>")
+    for shape, label, unmarked in shapes:
+        kinds = spots.get((shape.region, shape.side))
+        out.append(_element(shape, label, kinds, interactive) if kinds else unmarked)
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - fixed geometry and escaped vocabulary labels

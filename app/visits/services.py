@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -28,7 +29,7 @@ from app.models import (
     Visit,
     utcnow,
 )
-from app.oversight.retention import purge_of, refuse_if_purged
+from app.oversight.retention import refuse_if_purged
 from app.patients.services import current_consent, current_history
 from app.protocols.contraindications import CheckResult, check
 from app.protocols.library import Protocol
@@ -456,14 +457,31 @@ class VisitLine:
     def start_time(self) -> time:
         return self.local_start.time()
 
+    @property
+    def start_label(self) -> str:
+        """The start time as lists show it, e.g. 09:30."""
+        return f"{self.local_start:%H:%M}"
+
 
 @dataclass
 class VisitPage:
     visits: list[VisitLine]
     next_before: str | None
     first_page: bool = True
-    # On the first page: the patient's latest visit's body marks and red flags (a row).
-    latest: Any = None
+    # On the first page: the patient's latest visit's body marks and red flags.
+    latest: LatestMarks | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LatestMarks:
+    """The latest visit's body marks and red-flag answers (``Visit`` column names)."""
+
+    body_marks: list[dict[str, Any]]
+    red_flags: dict[str, str]
+
+    @classmethod
+    def from_json(cls, body_marks: str | None, red_flags: str | None) -> LatestMarks:
+        return cls(json.loads(body_marks or "null") or [], json.loads(red_flags or "null") or {})
 
 
 # The columns of a VisitLine, in its order; select them joined to the therapist (users).
@@ -472,12 +490,15 @@ VISIT_LINE_COLUMNS = (
     Visit.chief_complaint, Visit.pain_before, Visit.pain_after,
     User.full_name.label("therapist_name"),
 )  # fmt: skip
+# Body marks and red flags as their JSON text: only the latest visit's are shown, so
+# only the first row's are decoded (not two JSON values per row of the page).
+_MARKS_JSON = (cast(Visit.body_marks, Text), cast(Visit.red_flags, Text))
 _NEWEST_FIRST = (Visit.local_start.desc(), Visit.id.desc())
 # The chart's visit list as plain columns joined to the therapist's name: no ORM
 # objects, no SOAP note (a full row decodes four JSON columns), one statement. Built
 # once: reusing the statement object skips rebuilding it and its cache key per request.
 _VISIT_LINES = (
-    select(*VISIT_LINE_COLUMNS, Visit.body_marks, Visit.red_flags)
+    select(*VISIT_LINE_COLUMNS, *_MARKS_JSON)
     .join(User, User.id == Visit.therapist_id)
     .where(Visit.patient_id == bindparam("patient_id"))
     .order_by(*_NEWEST_FIRST)
@@ -487,12 +508,19 @@ _VISIT_LINES_BEFORE = _VISIT_LINES.where(
     (Visit.local_start < bindparam("stamp"))
     | ((Visit.local_start == bindparam("stamp")) & (Visit.id < bindparam("vid")))
 )
+_LATEST_MARKS = (
+    select(*_MARKS_JSON)
+    .where(Visit.patient_id == bindparam("patient_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(1)
+)
 _PAIN_POINTS = (
     select(Visit.local_start, Visit.pain_before, Visit.pain_after)
     .where(Visit.patient_id == bindparam("patient_id"), Visit.status == SIGNED)
-    .order_by(Visit.local_start.desc())
+    .order_by(*_NEWEST_FIRST)
     .limit(bindparam("limit"))
 )
+PAIN_TREND_VISITS = 20  # the trend shows the latest 20 signed visits
 
 
 def patient_visits(patient: Patient, before: str | None = None, size: int = 20) -> VisitPage:
@@ -506,27 +534,39 @@ def patient_visits(patient: Patient, before: str | None = None, size: int = 20) 
             stmt = _VISIT_LINES_BEFORE
         except ValueError:
             pass
-    rows = db.session.execute(stmt, params).all()
+    rows = db.session.connection().execute(stmt, params).all()
     page = [VisitLine(*row[:9]) for row in rows[:size]]
     nxt = f"{page[-1].local_start.isoformat()}_{page[-1].id}" if len(rows) > size else None
     first = stmt is _VISIT_LINES
-    return VisitPage(page, nxt, first, rows[0] if first and rows else None)
+    latest = LatestMarks.from_json(*rows[0][9:]) if first and rows else None
+    return VisitPage(page, nxt, first, latest)
 
 
-def pain_points(patient: Patient, limit: int = 20) -> list[Any]:
+def pain_points(patient: Patient, limit: int = PAIN_TREND_VISITS) -> list[Any]:
+    """Pain before and after the latest ``limit`` signed visits, oldest first."""
     from app.charts import PainPoint
 
-    rows = db.session.execute(_PAIN_POINTS, {"patient_id": patient.id, "limit": limit}).all()
+    conn = db.session.connection()
+    rows = conn.execute(_PAIN_POINTS, {"patient_id": patient.id, "limit": limit}).all()
     return [PainPoint(r.local_start.date(), r.pain_before, r.pain_after) for r in reversed(rows)]
 
 
-def latest_visit(patient: Patient) -> Visit | None:
-    return db.session.scalar(
-        select(Visit)
-        .where(Visit.patient_id == patient.id)
-        .order_by(Visit.local_start.desc(), Visit.id.desc())
-        .limit(1)
-    )
+def _page_pain_points(page: VisitPage, limit: int = PAIN_TREND_VISITS) -> list[Any] | None:
+    """``pain_points`` read off the first page of the visit list when it holds them all:
+    it has no next page, or its newest ``limit`` visits are all signed. Else None."""
+    from app.charts import PainPoint
+
+    if not page.first_page:
+        return None
+    signed = [v for v in page.visits if v.status == SIGNED][:limit]
+    if page.next_before is not None and len(signed) < limit:
+        return None  # older signed visits may belong to the trend
+    return [PainPoint(v.local_start.date(), v.pain_before, v.pain_after) for v in reversed(signed)]
+
+
+def latest_marks(patient: Patient) -> LatestMarks | None:
+    row = db.session.connection().execute(_LATEST_MARKS, {"patient_id": patient.id}).first()
+    return LatestMarks.from_json(*row) if row is not None else None
 
 
 @dataclass
@@ -593,16 +633,21 @@ def _pain_trend(points: tuple[Any, ...]) -> Any:
 
 
 def chart_visits(patient: Patient, before: str | None, clinical: bool) -> dict[str, Any]:
-    """What the patient chart shows of visits; the clinical parts only when allowed."""
+    """What the patient chart shows of visits; the clinical parts only when allowed.
+
+    One statement for the page; the pain trend and the latest body marks come with it
+    when the page holds them (the first page of a patient with up to 20 visits, or whose
+    latest 20 are signed), else one more statement each.
+    """
     page = patient_visits(patient, before)
     data: dict[str, Any] = {"visit_page": page, "trend": None, "latest_marks": [], "red_flags": []}
-    data["purge"] = purge_of(patient)  # a tombstone shows its purge instead of the chart (R4)
     if clinical:
-        points = pain_points(patient)
+        points = _page_pain_points(page)
+        if points is None:
+            points = pain_points(patient)
         data["trend"] = _pain_trend(tuple(points)) if points else None
-        # The first page starts with the latest visit (same order): no second query.
-        latest = page.latest if page.first_page else latest_visit(patient)
-        if latest is not None:  # a row of the page, or a Visit
-            data["latest_marks"] = latest.body_marks or []
+        latest = page.latest if page.first_page else latest_marks(patient)
+        if latest is not None:
+            data["latest_marks"] = latest.body_marks
             data["red_flags"] = Visit.red_flag_positive.fget(latest)
     return data
