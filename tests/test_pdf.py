@@ -117,3 +117,60 @@ def test_a_static_image_is_embedded(pdf_app):
     # the SVG was drawn: its drawing commands add to the page stream
     plain = render_pdf("pdf/test.html", name="Ada", extra="")
     assert len(_streams(data)) > len(_streams(plain))
+
+
+def test_streams_are_compressed_once_and_the_pdf_keeps_its_identifier(pdf_app):
+    data = render_pdf("pdf/test.html", name="Ada", extra="")
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.trailer["/ID"]) == 2  # PDF/A's file identifier
+    streams = [
+        reader.get_object(n)
+        for n in range(1, int(reader.trailer["/Size"]))
+        if hasattr(reader.get_object(n), "get_data")
+    ]
+    assert streams and all(s.get("/Filter") for s in streams)  # fonts, page, metadata …
+    assert "Hello Ada" in reader.pages[0].extract_text()
+
+
+def test_tinyhtml5_regexes_are_built_once(pdf_app):
+    from tinyhtml5 import inputstream
+
+    render_pdf("pdf/test.html", name="Ada", extra="<p class='x' id=\"y\">a &amp; b</p>")
+    cache = inputstream.characters_until_regex
+    assert isinstance(cache, dict) and cache
+    assert all(not hasattr(key[0], "pattern") for key in cache)  # keyed by the characters
+    built = dict(cache)
+    render_pdf("pdf/test.html", name="Ada", extra="<p class='x' id=\"y\">a &amp; b</p>")
+    assert inputstream.characters_until_regex == built
+
+
+def test_the_collector_is_paused_during_a_render_only(pdf_app, monkeypatch):
+    import gc
+
+    import app.pdf as pdf
+
+    seen = []
+    original = pdf.compress_streams
+
+    def finisher(document, writer):  # runs inside write_pdf
+        seen.append(gc.isenabled())
+        original(document, writer)
+
+    monkeypatch.setattr(pdf, "compress_streams", finisher)
+    assert gc.isenabled()
+    render_pdf("pdf/test.html", name="Ada", extra="")
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(PdfResourceRefused), pdf.collector_paused():
+        assert not gc.isenabled()
+        with pdf.collector_paused():  # nested or concurrent renders share the pause
+            pass
+        assert not gc.isenabled()
+        raise PdfResourceRefused("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a collector someone else turned off stays off
+        with pdf.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

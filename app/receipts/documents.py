@@ -17,7 +17,7 @@ from typing import Any
 import segno
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit, mail
 from app.audit import Action
@@ -190,8 +190,9 @@ def summary_visits(patient: Patient, first: date, last: date) -> list[Visit]:
             Visit.local_start <= end,
         )
         .options(
-            selectinload(Visit.therapist),
-            selectinload(Visit.signed_by),
+            # Two many-to-one users joined into the visits query: two statements fewer.
+            joinedload(Visit.therapist),
+            joinedload(Visit.signed_by),
             selectinload(Visit.applied),
             selectinload(Visit.amendments),
         )
@@ -281,6 +282,8 @@ def render_summary(
     summary: TreatmentSummary, patient: Patient, visits: list[Visit], *, patient_copy: bool = False
 ) -> bytes:
     """The summary PDF; ``patient_copy`` (the portal's download) leaves out internal fields."""
+    # Held here, the clinic summary_payload loads stays in the session's (weak) identity map.
+    clinic = db.session.get(Clinic, summary.clinic_id)
     payload = summary_payload(summary, patient, visits)
     if patient_copy:
         for entry in payload["visits"]:
@@ -293,7 +296,7 @@ def render_summary(
         "pdf/summary.html",
         summary=summary,
         patient=patient,
-        clinic=db.session.get(Clinic, summary.clinic_id),
+        clinic=clinic,
         visits=visits,
         trend=_data_uri(pain_trend_png(points), "image/png"),
         trend_text=describe_pain_trend(points),
