@@ -69,8 +69,8 @@ class _RegexCache(dict[tuple[Any, bool], re.Pattern[str]]):
 
     tinyhtml5 2.1 stores each regex under ``(regex, opposite)`` (a chained assignment
     rebinds ``characters`` first) but looks it up under ``(characters, opposite)``: every
-    call missed and rebuilt its pattern, ~4 ms of every PDF's HTML parse. A lookup that
-    finds nothing here builds the same pattern as tinyhtml5 would, so its code never
+    call missed and rebuilt its pattern: ~40 % of a treatment summary's HTML parse. A lookup
+    that finds nothing here builds the same pattern as tinyhtml5 would, so its code never
     reaches the broken line.
     """
 
@@ -144,10 +144,10 @@ def collector_paused() -> Iterator[None]:
     A render allocates ~100,000 objects that stay alive until it ends. With the collector
     on, each young collection walks them again, and every few renders the allocations
     set off a full collection of the whole heap (the app, SQLAlchemy and WeasyPrint, ~190,000
-    objects): ~25 ms of CPU per summary on average, 100+ ms for the render that gets the full
-    collection. Paused, the render's garbage (WeasyPrint leaves reference cycles) is
-    collected once, by the first collection after it. A render's peak memory grows by a
-    few hundred kB. Other threads rendering at the same time share the pause.
+    objects): ~40 ms of CPU per treatment summary on average, 130+ ms for the render that
+    gets the full collection. Paused, the render's garbage (WeasyPrint leaves reference
+    cycles) is collected once, by the first collection after it (~10 ms). A render's peak
+    memory grows by a few hundred kB. Other threads rendering at the same time share the pause.
     """
     _pause.enter()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from datetime import date, time, timedelta
 
@@ -572,6 +573,28 @@ def test_summary_draws_the_pain_trend_as_an_image_and_prints_every_score_as_text
         "After treatment (dashed)",
     ):
         assert field in body, field
+    # Every value starts at the same x, whether its label ends with a tab (one line) or is
+    # an inline-block (the label that wraps).
+    bbox = subprocess.run(
+        ["pdftotext", "-bbox", "-", "-"], input=response.data, capture_output=True, check=True
+    ).stdout.decode()
+    lines: dict[tuple[int, str], list[tuple[float, str]]] = {}
+    for page, markup in enumerate(bbox.split("<page ")):
+        for x, y, word in re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]*)<', markup):
+            lines.setdefault((page, y), []).append((float(x), word))
+    labels = (
+        "Chief complaint",
+        "Assessment / clinical",
+        "Protocols applied",
+        "Pain before → after",
+    )
+    starts = []
+    for words in lines.values():
+        text_ = " ".join(w for _, w in words)
+        label = next((k for k in labels if text_.startswith(k + " ")), None)
+        if label:
+            starts.append(round(words[len(label.split())][0], 1))
+    assert len(starts) == 8 and len(set(starts)) == 1, starts  # 2 visits x 4 labels
 
 
 def test_summary_lists_applied_protocol_titles(login_as, billed):
