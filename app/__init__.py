@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
 
     from app import vocab
     from app.authz import can
+    from app.urls import init_urls
     from app.vocab import CONDITIONS, label
 
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -79,3 +80,4 @@ def register_blueprints(app: Flask) -> None:
         vocab=vocab,
         has_endpoint=lambda endpoint: endpoint in app.view_functions,
     )
+    init_urls(app)

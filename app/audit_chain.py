@@ -81,7 +81,6 @@ _START = text(
     "INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES (:c, 0, :g) "
     "ON CONFLICT (chain_id) DO NOTHING"
 )
-_SET_HASH = text("UPDATE audit_chain_heads SET hash = :h WHERE chain_id = :c")
 _INSERT = insert(AuditEvent.__table__)
 
 
@@ -118,9 +117,10 @@ def link(session: Session, events: list[AuditEvent]) -> None:
             audit_event.seq, audit_event.prev_hash = seq, prev
             audit_event.hash = prev = content_hash(audit_event)
             seq += 1
-        conn = session.connection()
-        conn.execute(_SET_HASH, {"h": prev, "c": chain_id})
-        conn.execute(_INSERT, [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in chain])
+        # The head takes the last event's hash in the INSERT itself: a trigger (migration
+        # 0009), one statement fewer on every audited request.
+        rows = [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in chain]
+        session.connection().execute(_INSERT, rows)
 
 
 def _link_pending(session: Session) -> None:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
 
 
-@dataclass(frozen=True)
-class PainPoint:
+class PainPoint(NamedTuple):
+    """One visit's pain before and after (NPRS 0-10). A tuple: the chart page makes twenty
+    per view, and the SVG cache keys on them."""
+
     day: date
     before: int | None
     after: int | None

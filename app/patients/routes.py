@@ -10,11 +10,13 @@ from app.audit import Action
 from app.authz import Permission, can, get_or_404, require
 from app.extensions import db
 from app.models import Patient
-from app.patients import services
+from app.patients import chart_rows, services
 from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
 from app.visits import services as visit_services
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
+bp.add_app_template_global(chart_rows.visit_rows, "visit_rows")
+bp.add_app_template_global(chart_rows.receipt_rows, "receipt_rows")
 
 
 @bp.get("/")

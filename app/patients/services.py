@@ -303,7 +303,7 @@ def chart_header(patient_id: int, clinic_id: int, clinical: bool) -> ChartHeader
     return ChartHeader(patient, purge, history, consent, bool(missed))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__
 class ReceiptLine:
     """One receipt in the chart's Receipts section."""
 
@@ -420,10 +420,7 @@ def chart_receipts(
     receipts_stmt, unbilled_stmt, missed_stmt = _receipt_statements()
     params = {"patient_id": patient.id}
     conn = db.session.connection()
-    receipts = [
-        ReceiptLine(*r[:9], bool(r.is_void), r.reissue_count)
-        for r in conn.execute(receipts_stmt, params)
-    ]
+    receipts = [ReceiptLine(*r) for r in conn.execute(receipts_stmt, params)]
     unbilled = _unbilled_on_page(visit_page, receipts)
     if unbilled is None:
         unbilled = [VisitLine(*r) for r in conn.execute(unbilled_stmt, params)]
