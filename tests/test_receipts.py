@@ -233,11 +233,14 @@ def test_a_no_show_fee_is_recorded_but_never_a_receipt(login_as, billed):
     assert "Cancellation and no-show fees" in chart and "$67.80" in chart
 
 
-@pytest.mark.parametrize("signed", [4, 22], ids=["every-visit-on-the-page", "more-than-a-page"])
+@pytest.mark.parametrize(
+    "signed", [4, 22, 35], ids=["every-visit-on-the-page", "within-the-lookahead", "beyond-it"]
+)
 def test_chart_unbilled_visits_read_off_the_page_match_the_database(billed, signed):
-    """The Receipts section reads the unbilled visits off the chart's first page of visits
-    when that page lists every visit (and the section every receipt), else queries them:
-    the same visits either way, a voided receipt's visit among them."""
+    """The Receipts section reads the unbilled visits off the rows of the chart's first
+    page of visits (the page and the visits read past it) when they are every visit, and
+    the section lists every receipt; else it queries them: the same visits either way, a
+    voided receipt's visit among them."""
     from app.patients import services as chart
     from app.visits import services as visit_services
 
@@ -258,7 +261,8 @@ def test_chart_unbilled_visits_read_off_the_page_match_the_database(billed, sign
     page = visit_services.patient_visits(billed.patient)
     section = chart.chart_receipts(billed.patient, page, has_missed_fees=False)
     on_page = chart._unbilled_on_page(page, section["receipts"])
-    assert (on_page is None) == (signed > 20)
+    every_visit = signed + 2 < 20 + visit_services.LOOKAHEAD  # with the draft and no-show
+    assert (on_page is None) == (not every_visit)
     _, unbilled, _ = chart._receipt_statements()
     queried = db.session.execute(unbilled, {"patient_id": billed.patient.id}).all()
     assert [v.id for v in section["unbilled"]] == [row.id for row in queried]

@@ -528,12 +528,16 @@ def _trend_desc(html: str) -> str:
 
 @pytest.mark.parametrize(
     ("signed", "drafts"),
-    [(5, 0), (5, 3), (20, 0), (22, 0), (22, 3)],
-    ids=["few", "few-with-drafts", "twenty", "more-than-a-page", "drafts-on-top-of-a-page"],
-)
+    [(5, 0), (5, 3), (20, 0), (22, 0), (22, 3), (35, 0), (22, 12)],
+    ids=[
+        "few", "few-with-drafts", "twenty", "more-than-a-page", "drafts-on-top-of-a-page",
+        "beyond-the-lookahead", "drafts-push-signed-visits-beyond-it",
+    ],
+)  # fmt: skip
 def test_chart_trend_is_the_latest_twenty_signed_visits(login_as, world, signed, drafts):
-    """The chart reads the trend off its first page when the page holds it, else queries it:
-    either way the latest 20 signed visits, oldest first."""
+    """The chart reads the trend off the rows of its first page (the page and the visits
+    read past it) when they hold it, else queries it: either way the latest 20 signed
+    visits, oldest first."""
     from app.charts import describe_pain_trend
     from app.visits import services as visit_services
 

@@ -392,14 +392,14 @@ def _receipt_statements() -> tuple[Any, Any, Any]:
 
 def _unbilled_on_page(visit_page: VisitPage, receipts: list[ReceiptLine]) -> list[VisitLine] | None:
     """The signed, attended visits without a valid receipt, read off the chart's first
-    page of visits when it lists every visit and ``receipts`` every receipt of the patient
-    (most patients); else None: the caller asks the database."""
-    complete = visit_page.first_page and visit_page.next_before is None
-    if not complete or len(receipts) >= RECEIPTS_SHOWN:
+    page of visits and the visits read past it when these are every visit, and
+    ``receipts`` every receipt, of the patient (most patients); else None: the caller
+    asks the database."""
+    if not visit_page.complete or len(receipts) >= RECEIPTS_SHOWN:
         return None
     billed = {r.visit_id for r in receipts if not r.is_void}
     unbilled = [
-        v for v in visit_page.visits
+        v for v in (*visit_page.visits, *visit_page.beyond)
         if v.status == SIGNED and v.attendance == ATTENDED and v.id not in billed
     ]  # fmt: skip
     return unbilled[:UNBILLED_SHOWN]

@@ -470,6 +470,10 @@ class VisitPage:
     first_page: bool = True
     # On the first page: the patient's latest visit's body marks and red flags.
     latest: LatestMarks | None = None
+    # On the first page: the visits read past the page (see LOOKAHEAD), not shown, and
+    # whether the page and these hold every visit of the patient.
+    beyond: list[VisitLine] = field(default_factory=list)
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,23 +527,32 @@ _PAIN_POINTS = (
 PAIN_TREND_VISITS = 20  # the trend shows the latest 20 signed visits
 
 
+# The first page reads up to this many visits past the page: when those hold the rest of
+# the patient's visits (a typical patient has about twenty), the pain trend and the
+# unbilled visits come off the same rows instead of one statement each.
+LOOKAHEAD = 10
+
+
 def patient_visits(patient: Patient, before: str | None = None, size: int = 20) -> VisitPage:
     """Visits newest first, keyset-paginated on (start, id); one statement."""
-    params: dict[str, Any] = {"patient_id": patient.id, "size": size + 1}
+    params: dict[str, Any] = {"patient_id": patient.id, "size": size + LOOKAHEAD}
     stmt = _VISIT_LINES
     if before and "_" in before:
         stamp, _, vid = before.rpartition("_")
         try:
-            params |= {"stamp": datetime.fromisoformat(stamp), "vid": int(vid)}
+            params |= {"stamp": datetime.fromisoformat(stamp), "vid": int(vid), "size": size + 1}
             stmt = _VISIT_LINES_BEFORE
         except ValueError:
             pass
     rows = db.session.connection().execute(stmt, params).all()
-    page = [VisitLine(*row[:9]) for row in rows[:size]]
+    lines = [VisitLine(*row[:9]) for row in rows]
+    page = lines[:size]
     nxt = f"{page[-1].local_start.isoformat()}_{page[-1].id}" if len(rows) > size else None
-    first = stmt is _VISIT_LINES
-    latest = LatestMarks.from_json(*rows[0][9:]) if first and rows else None
-    return VisitPage(page, nxt, first, latest)
+    if stmt is not _VISIT_LINES:
+        return VisitPage(page, nxt, first_page=False)
+    latest = LatestMarks.from_json(*rows[0][9:]) if rows else None
+    complete = len(rows) < size + LOOKAHEAD
+    return VisitPage(page, nxt, True, latest, lines[size:], complete)
 
 
 def pain_points(patient: Patient, limit: int = PAIN_TREND_VISITS) -> list[Any]:
@@ -552,14 +565,15 @@ def pain_points(patient: Patient, limit: int = PAIN_TREND_VISITS) -> list[Any]:
 
 
 def _page_pain_points(page: VisitPage, limit: int = PAIN_TREND_VISITS) -> list[Any] | None:
-    """``pain_points`` read off the first page of the visit list when it holds them all:
-    it has no next page, or its newest ``limit`` visits are all signed. Else None."""
+    """``pain_points`` read off the first page of the visit list and the visits read past
+    it, when they hold them all: they are every visit of the patient, or hold ``limit``
+    signed visits. Else None."""
     from app.charts import PainPoint
 
     if not page.first_page:
         return None
-    signed = [v for v in page.visits if v.status == SIGNED][:limit]
-    if page.next_before is not None and len(signed) < limit:
+    signed = [v for v in (*page.visits, *page.beyond) if v.status == SIGNED][:limit]
+    if not page.complete and len(signed) < limit:
         return None  # older signed visits may belong to the trend
     return [PainPoint(v.local_start.date(), v.pain_before, v.pain_after) for v in reversed(signed)]
 
