@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
+from flask import url_for
 from markupsafe import Markup, escape
 
 from app.receipts.services import money
-from app.urls import cached_url_for
 
 if TYPE_CHECKING:
     from app.patients.services import ReceiptLine
@@ -30,7 +30,7 @@ COMPLAINT_SHOWN = 60  # characters of the chief complaint in the list (more in t
 
 
 def _link(endpoint: str, key: str) -> tuple[str, str]:
-    prefix, _, suffix = cached_url_for(endpoint, **{key: _ID}).partition(str(_ID))
+    prefix, _, suffix = url_for(endpoint, **{key: _ID}).partition(str(_ID))
     return str(escape(prefix)), str(escape(suffix))
 
 
