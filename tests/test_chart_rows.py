@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import date, time
+from html import unescape
 
 import pytest
 from flask import url_for
@@ -85,7 +85,9 @@ def test_receipt_rows_link_each_receipt_and_mark_a_void(login_as, chart):
     assert "<script>" not in row and "&lt;script&gt;" in row
     total = receipt_services.money(receipt.total_cents)
     label = PAYMENT_METHODS["debit"]
-    assert _text(row) == f"{receipt.number:06d} 2026-03-02 09:05 {HOSTILE}, RMT {total} {label} Issued"
+    assert (
+        _text(row) == f"{receipt.number:06d} 2026-03-02 09:05 {HOSTILE}, RMT {total} {label} Issued"
+    )
     assert 'class="inactive"' not in row
     receipt_services.void(receipt, chart.owner, "Wrong payment method")
     db.session.commit()
@@ -106,8 +108,10 @@ def test_remembered_links_are_the_links_url_for_builds(app):
     remembered = remembering_url_for()
     with app.test_request_context("/patients/3"):
         first = remembered("patients.show", patient_id=3)
-        assert first == remembered("patients.show", patient_id=3) == url_for(
-            "patients.show", patient_id=3
+        assert (
+            first
+            == remembered("patients.show", patient_id=3)
+            == url_for("patients.show", patient_id=3)
         )
         assert remembered("patients.show", patient_id=4) == "/patients/4"
         anchored = remembered("patients.show", patient_id=3, before="x_1", _anchor="visits-h")
