@@ -46,6 +46,30 @@ def _views(world, count: int) -> list[AuditEvent]:
     return _events(world.clinic.id)
 
 
+def test_the_head_takes_the_hash_of_the_event_that_reaches_it(world):
+    """Linking sends the head's new hash with the INSERT (a trigger, migration 0009): after
+    a batch of events in one commit, the head holds the last one's place and hash, and an
+    event inserted at another place leaves the head alone."""
+    for _ in range(3):
+        audit.record(Action.PATIENT_VIEW, world.patient, actor=world.therapist)
+    db.session.commit()
+    events = _events(world.clinic.id)
+    head = db.session.get(AuditChainHead, world.clinic.id)
+    assert [e.seq for e in events][-3:] == [head.seq - 2, head.seq - 1, head.seq]
+    assert head.hash == events[-1].hash != events[-2].hash
+    last = events[-1]
+    db.session.execute(
+        AuditEvent.__table__.insert().values(
+            clinic_id=world.clinic.id, action="forged:insert", subject_type="", details={},
+            created_at=last.created_at, seq=head.seq + 5, prev_hash=last.hash, hash="f" * 64,
+            ip="",
+        )
+    )  # fmt: skip
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(AuditChainHead, world.clinic.id).hash == last.hash
+
+
 @contextmanager
 def tampering(backend: str):
     """A raw connection with the audit guards switched off, committed at the end."""
