@@ -49,7 +49,7 @@ def _attendance(visit: VisitLine) -> str:
 
 
 def _hhmm(moment: datetime | time) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"  # as strftime("%H:%M"), a third the cost
+    return f"{moment.hour:02d}:{moment.minute:02d}"  # as strftime("%H:%M"), a third of its cost
 
 
 def _pain(score: int | None) -> str:

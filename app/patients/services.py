@@ -325,7 +325,7 @@ class ReceiptLine:
     @property
     def start_label(self) -> str:
         """The start time as the chart shows it, e.g. 09:30."""
-        return f"{self.service_start:%H:%M}"
+        return f"{self.service_start.hour:02d}:{self.service_start.minute:02d}"
 
 
 @dataclass(frozen=True, slots=True)
