@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import mimetypes
 import re
+import struct
 import threading
 import zlib
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ def _weasyprint() -> ModuleType:
     import weasyprint  # slow: imported once per process, on first use
 
     _mend_tinyhtml5()
+    _mend_png_images()
     return weasyprint
 
 
@@ -88,6 +90,63 @@ def _mend_tinyhtml5() -> None:
 
     if type(getattr(inputstream, "characters_until_regex", None)) is dict:
         inputstream.characters_until_regex = _RegexCache()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_idat(data: bytes, mode: str) -> bytes | None:
+    """The compressed image data of a PNG that a PDF can carry as it is, else ``None``.
+
+    A PDF image with ``/FlateDecode`` and a PNG predictor (what WeasyPrint writes) holds
+    exactly the concatenated IDAT chunks of an 8-bit, non-interlaced greyscale or RGB PNG
+    without transparency. ``mode`` is Pillow's for the image and must agree.
+    """
+    if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 33:
+        return None
+    depth, colour, compression, filtering, interlace = data[24:29]
+    if depth != 8 or compression or filtering or interlace:
+        return None
+    if (colour, mode) not in ((0, "L"), (2, "RGB")):
+        return None
+    chunks, pos = [], 8
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack("!I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8 : pos + 8 + length])
+        elif kind in (b"tRNS", b"PLTE"):
+            return None
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return b"".join(chunks) or None
+
+
+def _mend_png_images() -> None:
+    """WeasyPrint embeds a PNG's own compressed data when it can, instead of re-encoding it.
+
+    WeasyPrint 70 decodes every PNG and encodes it again with Pillow to get its IDAT data,
+    ~6 % of a treatment summary's instructions for the pain chart (960 × 315 px). For a
+    PNG whose data a PDF can hold as it is (``png_idat``), that data is used instead: the
+    same pixels, the same PDF image dictionary. Anything else goes the usual way.
+    """
+    from PIL import PngImagePlugin
+    from weasyprint.images import RasterImage
+
+    original = RasterImage.__dict__.get("_get_png_data")
+    if not isinstance(original, staticmethod) or getattr(original.__func__, "mended", False):
+        return
+    reencode = original.__func__
+
+    def get_png_data(pillow_image: Any) -> bytes:
+        fp = getattr(pillow_image, "fp", None)
+        data = None
+        if isinstance(pillow_image, PngImagePlugin.PngImageFile) and hasattr(fp, "getvalue"):
+            data = png_idat(fp.getvalue(), pillow_image.mode)
+        return reencode(pillow_image) if data is None else data
+
+    get_png_data.mended = True  # type: ignore[attr-defined]
+    RasterImage._get_png_data = staticmethod(get_png_data)
 
 
 def compress_streams(_document: Any, pdf: Any) -> None:
