@@ -149,6 +149,54 @@ def _mend_png_images() -> None:
     RasterImage._get_png_data = staticmethod(get_png_data)
 
 
+# The user-agent rules of WeasyPrint 70 that give *every* element five pseudo-elements
+# for footnotes and notes (::footnote-call, ::note-marker …). They make boxes only for an
+# element with ``float: footnote`` or ``position: note()``, which no Stillpoint document
+# uses, yet their styles are computed for each element: ~1,000 per treatment summary.
+_NOTE_PSEUDO_RULES = re.compile(
+    r"^::(?:footnote-call|footnote-marker|note-call|note-marker|note-callback) \{[^}]*\}\n",
+    re.MULTILINE,
+)
+
+
+@cache
+def _ua_without_notes() -> Any:
+    """WeasyPrint's HTML user-agent stylesheet without the footnote and note pseudo-elements.
+
+    ``None`` if the stylesheet is not the one this was written for (the five rules not found).
+    """
+    from weasyprint import CSS, html
+
+    text, removed = _NOTE_PSEUDO_RULES.subn("", html.UA)
+    if removed != 5:
+        return None
+    return CSS(string=text, counter_style=html.UA_COUNTER_STYLE)
+
+
+def _mentions_notes(text: str) -> bool:
+    """Whether ``text`` could ask for a footnote (``float: footnote``) or a note (``note()``)."""
+    lowered = text.lower()  # CSS keywords are case-insensitive; a regex here costs ~1 %
+    return "footnote" in lowered or "note(" in lowered
+
+
+def _without_note_pseudo_elements(document: Any, css_source: str, html: str) -> None:
+    """Let ``document`` use the user-agent stylesheet without footnotes and notes.
+
+    Only when neither the print stylesheet nor the document mentions footnotes or notes:
+    then those pseudo-elements could never make a box, and the PDF is the same, page
+    for page. Saves ~4.5 % of a treatment summary's instructions (cascade and styles).
+    """
+    ua = _ua_without_notes()
+    if ua is None or _mentions_notes(css_source) or _mentions_notes(html):
+        return
+    from weasyprint.html import UA_FORM_STYLESHEET
+
+    def ua_stylesheets(forms: bool = False) -> list[Any]:
+        return [ua, UA_FORM_STYLESHEET] if forms else [ua]
+
+    document._ua_stylesheets = ua_stylesheets
+
+
 def compress_streams(_document: Any, pdf: Any) -> None:
     """A ``write_pdf`` finisher: Flate-compress every stream once, at zlib's default level.
 
@@ -276,9 +324,14 @@ def _stylesheet() -> tuple[Any, Any]:
             url_fetcher=static_fetcher(),
             font_config=fonts,
         )
-        cached = (key, css, fonts)
+        cached = (key, css, fonts, source)
         _local.stylesheet = cached
     return cached[1], cached[2]
+
+
+def _stylesheet_source() -> str:
+    """The text of the print stylesheet ``_stylesheet`` parsed (for this thread and app)."""
+    return _local.stylesheet[3]
 
 
 def render_pdf(
@@ -290,10 +343,12 @@ def render_pdf(
     """
     wp = _weasyprint()
     css, fonts = _stylesheet()
+    source = _stylesheet_source()
     html = render_template(template_name, **ctx)
     fetcher = static_fetcher()
     with collector_paused():
         document = wp.HTML(string=html, base_url=_static_base_url(), url_fetcher=fetcher)
+        _without_note_pseudo_elements(document, source, html)
         # An Attachment object is consumed by one render: build new ones every time.
         embedded = [
             wp.Attachment(

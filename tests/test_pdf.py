@@ -235,3 +235,30 @@ def test_png_idat_refuses_what_a_pdf_image_cannot_hold_as_it_is():
     sixteen_bit = png[:24] + b"\x10" + png[25:]
     assert png_idat(sixteen_bit, "L") is None
     assert png_idat(b"GIF89a" + png[6:], "L") is None
+
+
+def _page_contents(data: bytes) -> list[bytes]:
+    return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def test_documents_without_notes_skip_the_note_pseudo_elements_and_look_the_same(
+    pdf_app, monkeypatch
+):
+    import app.pdf as pdf
+
+    assert pdf._ua_without_notes() is not None  # WeasyPrint's stylesheet has the five rules
+    extra = "<h2>Visits</h2><p><b>Chief complaint</b>\tNeck pain</p>" * 30
+    trimmed = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    monkeypatch.setattr(pdf, "_ua_without_notes", lambda: None)
+    stock = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    assert _page_contents(trimmed) == _page_contents(stock)
+
+
+def test_a_document_with_a_footnote_keeps_the_whole_user_agent_stylesheet(pdf_app):
+    extra = (
+        "<style>.fn { float: footnote }</style>"
+        '<p>Massage<span class="fn">Thirty minutes or more.</span> helps.</p>'
+    )
+    data = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    assert "Thirty minutes or more." in text
