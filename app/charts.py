@@ -196,7 +196,7 @@ def pain_trend_png(
             (lx * scale, ly * scale), text, font=_font(round(px * scale)), fill=ink, anchor=anchor
         )
     out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=6)
+    image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 

@@ -262,3 +262,23 @@ def test_a_document_with_a_footnote_keeps_the_whole_user_agent_stylesheet(pdf_ap
     data = render_pdf("pdf/test.html", name="Ada", extra=extra)
     text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
     assert "Thirty minutes or more." in text
+
+
+def test_the_qr_code_is_segnos_symbol_as_an_8_bit_greyscale_png():
+    import base64
+
+    import segno
+    from PIL import Image
+
+    from app.pdf import png_idat
+    from app.receipts.documents import qr_data_uri
+
+    url = "https://clinic.example/verify/ABCD-EFGH-JKLM"
+    png = base64.b64decode(qr_data_uri(url).split(",", 1)[1])
+    ours = Image.open(io.BytesIO(png))
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=4, border=0)
+    theirs = Image.open(io.BytesIO(out.getvalue())).convert("L")
+    assert ours.mode == "L" and ours.size == theirs.size
+    assert ours.tobytes() == theirs.tobytes()
+    assert png_idat(png, ours.mode)  # goes into the PDF as it is
