@@ -166,11 +166,15 @@ def _ua_without_notes() -> Any:
     ``None`` if the stylesheet is not the one this was written for (the five rules not found).
     """
     from weasyprint import CSS, html
+    from weasyprint.css.counters import CounterStyle
 
     text, removed = _NOTE_PSEUDO_RULES.subn("", html.UA)
     if removed != 5:
         return None
-    return CSS(string=text, counter_style=html.UA_COUNTER_STYLE)
+    # Its @counter-style rules go to a dict of their own: WeasyPrint's own copy of them
+    # (UA_COUNTER_STYLE, which documents use) already has them, and refuses a second
+    # 'disc' or 'decimal' with a warning.
+    return CSS(string=text, counter_style=CounterStyle())
 
 
 def _mentions_notes(text: str) -> bool:

@@ -248,6 +248,7 @@ def test_documents_without_notes_skip_the_note_pseudo_elements_and_look_the_same
 
     assert pdf._ua_without_notes() is not None  # WeasyPrint's stylesheet has the five rules
     extra = "<h2>Visits</h2><p><b>Chief complaint</b>\tNeck pain</p>" * 30
+    extra += "<ul><li>Neck</li><li>Shoulder</li></ul><ol><li>One</li><li>Two</li></ol>"
     trimmed = render_pdf("pdf/test.html", name="Ada", extra=extra)
     monkeypatch.setattr(pdf, "_ua_without_notes", lambda: None)
     stock = render_pdf("pdf/test.html", name="Ada", extra=extra)
