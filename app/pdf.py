@@ -9,11 +9,14 @@ or an attachment link pulls nothing in.
 WeasyPrint is imported on first use (the import alone takes ~0.6 s) and once per
 process; the parsed stylesheet and its FontConfiguration are kept per thread and
 reused for every render. Python's cyclic garbage collector is paused while a
-document is rendered (``collector_paused``), and two mends to WeasyPrint's
+document is rendered (``collector_paused``), and a few mends to WeasyPrint and its
 dependencies save CPU on every render: tinyhtml5's regex cache is given the keys it
-looks up (``_RegexCache``), and each PDF stream is compressed once
-(``compress_streams``) instead of twice at zlib's slowest level. Measurements:
-docs/performance.md, "Treatment summary PDF".
+looks up (``_RegexCache``); each PDF stream is compressed once (``compress_streams``)
+instead of twice at zlib's slowest level; a PNG that a PDF can hold as it is goes in
+without being decoded and encoded again (``png_idat``); and a document that cannot have
+footnotes or notes gets a user-agent stylesheet without their five pseudo-elements
+(``_without_note_pseudo_elements``). Measurements: docs/performance.md, "Treatment
+summary PDF".
 """
 
 from __future__ import annotations
