@@ -9,11 +9,14 @@ or an attachment link pulls nothing in.
 WeasyPrint is imported on first use (the import alone takes ~0.6 s) and once per
 process; the parsed stylesheet and its FontConfiguration are kept per thread and
 reused for every render. Python's cyclic garbage collector is paused while a
-document is rendered (``collector_paused``), and two mends to WeasyPrint's
+document is rendered (``collector_paused``), and a few mends to WeasyPrint and its
 dependencies save CPU on every render: tinyhtml5's regex cache is given the keys it
-looks up (``_RegexCache``), and each PDF stream is compressed once
-(``compress_streams``) instead of twice at zlib's slowest level. Measurements:
-docs/performance.md, "Treatment summary PDF".
+looks up (``_RegexCache``); each PDF stream is compressed once (``compress_streams``)
+instead of twice at zlib's slowest level; a PNG that a PDF can hold as it is goes in
+without being decoded and encoded again (``png_idat``); and a document that cannot have
+footnotes or notes gets a user-agent stylesheet without their five pseudo-elements
+(``_without_note_pseudo_elements``). Measurements: docs/performance.md, "Treatment
+summary PDF".
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import gc
 import mimetypes
 import re
+import struct
 import threading
 import zlib
 from collections.abc import Iterator
@@ -61,6 +65,7 @@ def _weasyprint() -> ModuleType:
     import weasyprint  # slow: imported once per process, on first use
 
     _mend_tinyhtml5()
+    _mend_png_images()
     return weasyprint
 
 
@@ -88,6 +93,115 @@ def _mend_tinyhtml5() -> None:
 
     if type(getattr(inputstream, "characters_until_regex", None)) is dict:
         inputstream.characters_until_regex = _RegexCache()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_idat(data: bytes, mode: str) -> bytes | None:
+    """The compressed image data of a PNG that a PDF can carry as it is, else ``None``.
+
+    A PDF image with ``/FlateDecode`` and a PNG predictor (what WeasyPrint writes) holds
+    exactly the concatenated IDAT chunks of an 8-bit, non-interlaced greyscale or RGB PNG
+    without transparency. ``mode`` is Pillow's for the image and must agree.
+    """
+    if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 33:
+        return None
+    depth, colour, compression, filtering, interlace = data[24:29]
+    if depth != 8 or compression or filtering or interlace:
+        return None
+    if (colour, mode) not in ((0, "L"), (2, "RGB")):
+        return None
+    chunks, pos = [], 8
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack("!I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8 : pos + 8 + length])
+        elif kind in (b"tRNS", b"PLTE"):
+            return None
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return b"".join(chunks) or None
+
+
+def _mend_png_images() -> None:
+    """WeasyPrint embeds a PNG's own compressed data when it can, instead of re-encoding it.
+
+    WeasyPrint 70 decodes every PNG and encodes it again with Pillow to get its IDAT data,
+    ~6 % of a treatment summary's instructions for the pain chart (960 × 315 px). For a
+    PNG whose data a PDF can hold as it is (``png_idat``), that data is used instead: the
+    same pixels, the same PDF image dictionary. Anything else goes the usual way.
+    """
+    from PIL import PngImagePlugin
+    from weasyprint.images import RasterImage
+
+    original = RasterImage.__dict__.get("_get_png_data")
+    if not isinstance(original, staticmethod) or getattr(original.__func__, "mended", False):
+        return
+    reencode = original.__func__
+
+    def get_png_data(pillow_image: Any) -> bytes:
+        fp = getattr(pillow_image, "fp", None)
+        data = None
+        if isinstance(pillow_image, PngImagePlugin.PngImageFile) and hasattr(fp, "getvalue"):
+            data = png_idat(fp.getvalue(), pillow_image.mode)
+        return reencode(pillow_image) if data is None else data
+
+    get_png_data.mended = True  # type: ignore[attr-defined]
+    RasterImage._get_png_data = staticmethod(get_png_data)
+
+
+# The user-agent rules of WeasyPrint 70 that give *every* element five pseudo-elements
+# for footnotes and notes (::footnote-call, ::note-marker …). They make boxes only for an
+# element with ``float: footnote`` or ``position: note()``, which no Stillpoint document
+# uses, yet their styles are computed for each element: ~1,000 per treatment summary.
+_NOTE_PSEUDO_RULES = re.compile(
+    r"^::(?:footnote-call|footnote-marker|note-call|note-marker|note-callback) \{[^}]*\}\n",
+    re.MULTILINE,
+)
+
+
+@cache
+def _ua_without_notes() -> Any:
+    """WeasyPrint's HTML user-agent stylesheet without the footnote and note pseudo-elements.
+
+    ``None`` if the stylesheet is not the one this was written for (the five rules not found).
+    """
+    from weasyprint import CSS, html
+    from weasyprint.css.counters import CounterStyle
+
+    text, removed = _NOTE_PSEUDO_RULES.subn("", html.UA)
+    if removed != 5:
+        return None
+    # Its @counter-style rules go to a dict of their own: WeasyPrint's own copy of them
+    # (UA_COUNTER_STYLE, which documents use) already has them, and refuses a second
+    # 'disc' or 'decimal' with a warning.
+    return CSS(string=text, counter_style=CounterStyle())
+
+
+def _mentions_notes(text: str) -> bool:
+    """Whether ``text`` could ask for a footnote (``float: footnote``) or a note (``note()``)."""
+    lowered = text.lower()  # CSS keywords are case-insensitive; a regex here costs ~1 %
+    return "footnote" in lowered or "note(" in lowered
+
+
+def _without_note_pseudo_elements(document: Any, css_source: str, html: str) -> None:
+    """Let ``document`` use the user-agent stylesheet without footnotes and notes.
+
+    Only when neither the print stylesheet nor the document mentions footnotes or notes:
+    then those pseudo-elements could never make a box, and the PDF is the same, page
+    for page. Saves ~4.5 % of a treatment summary's instructions (cascade and styles).
+    """
+    ua = _ua_without_notes()
+    if ua is None or _mentions_notes(css_source) or _mentions_notes(html):
+        return
+    from weasyprint.html import UA_FORM_STYLESHEET
+
+    def ua_stylesheets(forms: bool = False) -> list[Any]:
+        return [ua, UA_FORM_STYLESHEET] if forms else [ua]
+
+    document._ua_stylesheets = ua_stylesheets
 
 
 def compress_streams(_document: Any, pdf: Any) -> None:
@@ -217,9 +331,14 @@ def _stylesheet() -> tuple[Any, Any]:
             url_fetcher=static_fetcher(),
             font_config=fonts,
         )
-        cached = (key, css, fonts)
+        cached = (key, css, fonts, source)
         _local.stylesheet = cached
     return cached[1], cached[2]
+
+
+def _stylesheet_source() -> str:
+    """The text of the print stylesheet ``_stylesheet`` parsed (for this thread and app)."""
+    return _local.stylesheet[3]
 
 
 def render_pdf(
@@ -231,10 +350,12 @@ def render_pdf(
     """
     wp = _weasyprint()
     css, fonts = _stylesheet()
+    source = _stylesheet_source()
     html = render_template(template_name, **ctx)
     fetcher = static_fetcher()
     with collector_paused():
         document = wp.HTML(string=html, base_url=_static_base_url(), url_fetcher=fetcher)
+        _without_note_pseudo_elements(document, source, html)
         # An Attachment object is consumed by one render: build new ones every time.
         embedded = [
             wp.Attachment(

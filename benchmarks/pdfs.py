@@ -57,14 +57,17 @@ def receipt_vs_weasyprint(app: Flask, repeat: int = 25) -> Figure:
         payload_json = documents._json(documents.receipt_payload(first))
         wp = pdf._weasyprint()
         css, fonts = pdf._stylesheet()
+        source = pdf._stylesheet_source()
         base = pdf._static_base_url()
 
         def direct() -> bytes:
             # WeasyPrint called as render_pdf calls it (collector paused, streams compressed
-            # once): the figure is what the app adds around WeasyPrint, not how it calls it.
+            # once, no note pseudo-elements): the figure is what the app adds around
+            # WeasyPrint, not how it calls it.
             fetcher = pdf.static_fetcher()
             with pdf.collector_paused():
                 document = wp.HTML(string=html, base_url=base, url_fetcher=fetcher)
+                pdf._without_note_pseudo_elements(document, source, html)
                 return document.write_pdf(
                     stylesheets=[css], font_config=fonts, pdf_variant=pdf.PDF_VARIANT,
                     attachments=[wp.Attachment(string=payload_json, name="receipt.json", url_fetcher=fetcher)],

@@ -174,3 +174,112 @@ def test_the_collector_is_paused_during_a_render_only(pdf_app, monkeypatch):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _png(mode: str, size: tuple[int, int] = (37, 23), **save: object) -> bytes:
+    from PIL import Image
+
+    image = Image.new(mode, size)
+    image.putdata(
+        [
+            (i * 7 % 256, i * 3 % 256, i % 256, 255 - i % 256)[: len(mode)]
+            if len(mode) > 1
+            else i * 7 % 256
+            for i in range(size[0] * size[1])
+        ]
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG", **save)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mode", "save", "as_is"),
+    [
+        ("L", {}, True),
+        ("RGB", {"compress_level": 1}, True),
+        ("P", {}, False),  # a palette: converted to RGB by WeasyPrint as before
+        ("RGBA", {}, False),  # alpha: split into an SMask as before
+    ],
+)
+def test_png_images_keep_their_pixels_and_their_own_data_when_a_pdf_can_hold_it(
+    pdf_app, mode, save, as_is
+):
+    import base64
+
+    from PIL import Image
+
+    from app.pdf import png_idat
+
+    png = _png(mode, **save)
+    uri = f"data:image/png;base64,{base64.b64encode(png).decode()}"
+    data = render_pdf("pdf/test.html", name="Ada", extra=f'<img src="{uri}" alt="x">')
+    [image] = PdfReader(io.BytesIO(data)).pages[0].images
+    original = Image.open(io.BytesIO(png))
+    assert image.image.size == original.size
+    assert image.image.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+    idat = png_idat(png, original.mode)
+    assert (idat is not None) is as_is
+    if as_is:  # the PNG's compressed data is in the PDF byte for byte, not re-encoded
+        assert idat in data
+
+
+def test_png_idat_refuses_what_a_pdf_image_cannot_hold_as_it_is():
+    from app.pdf import png_idat
+
+    png = _png("L")
+    assert png_idat(png, "L")
+    assert png_idat(png, "RGB") is None  # Pillow's mode must agree with the header
+    interlaced = png[:28] + b"\x01" + png[29:]  # Adam7 (the header's CRC is not checked)
+    assert png_idat(interlaced, "L") is None
+    sixteen_bit = png[:24] + b"\x10" + png[25:]
+    assert png_idat(sixteen_bit, "L") is None
+    assert png_idat(b"GIF89a" + png[6:], "L") is None
+
+
+def _page_contents(data: bytes) -> list[bytes]:
+    return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def test_documents_without_notes_skip_the_note_pseudo_elements_and_look_the_same(
+    pdf_app, monkeypatch
+):
+    import app.pdf as pdf
+
+    assert pdf._ua_without_notes() is not None  # WeasyPrint's stylesheet has the five rules
+    extra = "<h2>Visits</h2><p><b>Chief complaint</b>\tNeck pain</p>" * 30
+    extra += "<ul><li>Neck</li><li>Shoulder</li></ul><ol><li>One</li><li>Two</li></ol>"
+    trimmed = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    monkeypatch.setattr(pdf, "_ua_without_notes", lambda: None)
+    stock = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    assert _page_contents(trimmed) == _page_contents(stock)
+
+
+def test_a_document_with_a_footnote_keeps_the_whole_user_agent_stylesheet(pdf_app):
+    extra = (
+        "<style>.fn { float: footnote }</style>"
+        '<p>Massage<span class="fn">Thirty minutes or more.</span> helps.</p>'
+    )
+    data = render_pdf("pdf/test.html", name="Ada", extra=extra)
+    text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    assert "Thirty minutes or more." in text
+
+
+def test_the_qr_code_is_segnos_symbol_as_an_8_bit_greyscale_png():
+    import base64
+
+    import segno
+    from PIL import Image
+
+    from app.pdf import png_idat
+    from app.receipts.documents import qr_data_uri
+
+    url = "https://clinic.example/verify/ABCD-EFGH-JKLM"
+    png = base64.b64decode(qr_data_uri(url).split(",", 1)[1])
+    ours = Image.open(io.BytesIO(png))
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=4, border=0)
+    theirs = Image.open(io.BytesIO(out.getvalue())).convert("L")
+    assert ours.mode == "L" and ours.size == theirs.size
+    assert ours.tobytes() == theirs.tobytes()
+    assert png_idat(png, ours.mode)  # goes into the PDF as it is
