@@ -13,7 +13,6 @@ names and complaints to keep it so.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time
 from typing import TYPE_CHECKING
 
 from flask import url_for
@@ -48,10 +47,6 @@ def _attendance(visit: VisitLine) -> str:
     return "Signed" if visit.is_signed else '<span class="draft">Draft</span>'
 
 
-def _hhmm(moment: datetime | time) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"  # as strftime("%H:%M"), a third of its cost
-
-
 def _pain(score: int | None) -> str:
     return "–" if score is None else str(score)
 
@@ -65,7 +60,7 @@ def visit_rows(visits: Iterable[VisitLine], clinical: bool) -> Markup:
         day = v.local_start.date().isoformat()
         when = f'<a href="{prefix}{v.id}{suffix}">{day}</a>' if clinical else day
         row = (
-            f"<tr><td>{when}</td><td>{_hhmm(v.local_start)} · {v.duration_minutes} min</td>"
+            f"<tr><td>{when}</td><td>{v.start_label} · {v.duration_minutes} min</td>"
             f"<td>{escape(v.therapist_name)}</td><td>{_attendance(v)}</td>"
         )
         if clinical:
@@ -97,7 +92,7 @@ def receipt_rows(receipts: Iterable[ReceiptLine]) -> Markup:
         rows.append(
             (_VOID_ROW if r.is_void else "<tr>")
             + f'<td><a href="{prefix}{r.id}{suffix}">{r.number:06d}</a></td>'
-            f"<td>{r.service_date.isoformat()} {_hhmm(r.service_start)}</td>"
+            f"<td>{r.service_date.isoformat()} {r.start_label}</td>"
             f"<td>{escape(r.therapist_name)}, {escape(r.therapist_designation)}</td>"
             f'<td class="num">{money(r.total_cents)}</td>'
             f"<td>{escape(r.payment_label)}</td><td>{_status(r)}</td></tr>"
