@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -42,16 +43,21 @@ def _section(stmt: Any, *, rows: Any = None) -> Section:
     return Section(rows(found) if rows else found, total, flags.COUNT_CAP)
 
 
-# Built once: aliasing a mapped class adapts all its columns, which costs more than
-# the dashboard's queries themselves.
-_first = aliased(Visit, name="first_visit")
-_second = aliased(Visit, name="second_visit")
-_therapist = aliased(User, name="flag_therapist")
+# Built once, on first use: aliasing a mapped class adapts all its columns, which costs
+# more than the dashboard's queries themselves, and at import it would configure every
+# mapper inside ``create_app()``.
+@cache
+def _aliases() -> tuple[Any, Any, Any]:
+    return (
+        aliased(Visit, name="first_visit"),
+        aliased(Visit, name="second_visit"),
+        aliased(User, name="flag_therapist"),
+    )
 
 
 def overlaps(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> Section:
     c = flags.chosen(clinic_id, "overlaps", now_local, limit).c
-    first, second, therapist = _first, _second, _therapist
+    first, second, therapist = _aliases()
     stmt = (
         select(
             c.subject_id.label("first_id"),
@@ -73,7 +79,7 @@ def overlaps(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
 
 def overbooked(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> Section:
     c = flags.chosen(clinic_id, "overbooked", now_local, limit).c
-    therapist = _therapist
+    therapist = _aliases()[2]
     stmt = (
         select(
             c.therapist_id,
@@ -133,7 +139,7 @@ def reissued(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
 
 def unbilled(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> Section:
     c = flags.chosen(clinic_id, "unbilled", now_local, limit).c
-    therapist = _therapist
+    therapist = _aliases()[2]
     stmt = (
         select(
             c.subject_id.label("visit_id"),

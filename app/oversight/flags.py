@@ -349,7 +349,7 @@ def _plan(scope: Scope) -> list[tuple[str, list[Any], list[Any]]]:
         # day before; re-check the pairs starting on either day.
         start, end = _midnight(scope.day - timedelta(days=1)), _midnight(scope.day)
         end += timedelta(days=1)
-        first = services.first_visit
+        first = services.first_visit()
         return [
             (
                 "overlaps",

@@ -12,6 +12,7 @@ which look at a bounded slice (drafts, a recent window), run on every view.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Date, Select, and_, distinct, exists, func, or_, select
@@ -73,8 +74,17 @@ def update_settings(clinic_id: int, data: dict[str, int]) -> list[str]:
 
 # Dashboard rules ---------------------------------------------------------------
 
-_patient = aliased(Patient, name="rule_patient")
-_therapist = aliased(User, name="rule_therapist")
+
+# Aliases are made on first use, not at import: aliasing a mapped class configures every
+# mapper, ~0.1 s that would otherwise be part of ``create_app()`` (docs/performance.md).
+@cache
+def _rule_patient() -> Any:
+    return aliased(Patient, name="rule_patient")
+
+
+@cache
+def _rule_therapist() -> Any:
+    return aliased(User, name="rule_therapist")
 
 
 def _visit_section(conditions: list[Any], limit: int | None, *, newest_first: bool) -> Section:
@@ -84,6 +94,7 @@ def _visit_section(conditions: list[Any], limit: int | None, *, newest_first: bo
     visits table alone, so the rule's own index drives it; the names are joined
     to the chosen rows only. (Joined first, SQLite may walk every patient.)
     """
+    patient, therapist = _rule_patient(), _rule_therapist()
     chosen = select(
         Visit.id, Visit.local_start, Visit.duration_minutes, Visit.patient_id, Visit.therapist_id,
         func.count().over().label("total_rows"),
@@ -97,12 +108,12 @@ def _visit_section(conditions: list[Any], limit: int | None, *, newest_first: bo
             chosen.c.local_start,
             chosen.c.duration_minutes,
             chosen.c.patient_id,
-            (_patient.given_name + " " + _patient.family_name).label("patient_name"),
-            _therapist.full_name.label("therapist_name"),
+            (patient.given_name + " " + patient.family_name).label("patient_name"),
+            therapist.full_name.label("therapist_name"),
             chosen.c.total_rows,
         )
-        .join(_patient, _patient.id == chosen.c.patient_id)
-        .join(_therapist, _therapist.id == chosen.c.therapist_id)
+        .join(patient, patient.id == chosen.c.patient_id)
+        .join(therapist, therapist.id == chosen.c.therapist_id)
     )
     outer = chosen.c.local_start.desc() if newest_first else chosen.c.local_start
     rows = list(db.session.execute(stmt.order_by(outer, chosen.c.id)).all())
@@ -126,8 +137,14 @@ def unsigned_notes(
 # the whole history (the functions below, the full check) or only what one write
 # touched (``app.oversight.flags``). ``first_visit`` and ``second_visit`` name the
 # two visits of an overlap in such conditions.
-first_visit = aliased(Visit, name="first_visit")
-second_visit = aliased(Visit, name="second_visit")
+@cache
+def first_visit() -> Any:
+    return aliased(Visit, name="first_visit")
+
+
+@cache
+def second_visit() -> Any:
+    return aliased(Visit, name="second_visit")
 
 
 def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:
@@ -136,7 +153,7 @@ def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     Each pair is found once, from the visit that starts first: the other one then
     starts inside it, a range the (clinic, therapist, start) index answers.
     """
-    first, second = first_visit, second_visit
+    first, second = first_visit(), second_visit()
     return (
         select(
             first.id.label("first_id"),
@@ -145,7 +162,7 @@ def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:
             second.id.label("second_id"),
             second.local_start.label("second_start"),
             second.local_end.label("second_end"),
-            _therapist.full_name.label("therapist_name"),
+            _rule_therapist().full_name.label("therapist_name"),
             first.therapist_id,
             first.patient_id,
         )
@@ -160,7 +177,7 @@ def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:
                 or_(second.local_start > first.local_start, second.id > first.id),
             ),
         )
-        .join(_therapist, _therapist.id == first.therapist_id)
+        .join(_rule_therapist(), _rule_therapist().id == first.therapist_id)
         .where(
             first.clinic_id == clinic_id,
             first.attendance == ATTENDED,
@@ -183,15 +200,15 @@ def overbooked_stmt(clinic_id: int, working_day_minutes: int, *where: Any) -> Se
     return (
         select(
             Visit.therapist_id,
-            _therapist.full_name.label("therapist_name"),
+            _rule_therapist().full_name.label("therapist_name"),
             day.label("day"),
             minutes.label("minutes"),
             func.count(Visit.id).label("visits"),
             func.min(Visit.id).label("visit_id"),
         )
-        .join(_therapist, _therapist.id == Visit.therapist_id)
+        .join(_rule_therapist(), _rule_therapist().id == Visit.therapist_id)
         .where(Visit.clinic_id == clinic_id, Visit.attendance == ATTENDED, *where)
-        .group_by(Visit.therapist_id, _therapist.full_name, day)
+        .group_by(Visit.therapist_id, _rule_therapist().full_name, day)
         .having(minutes > working_day_minutes)
         .order_by(day.desc(), Visit.therapist_id)
     )
