@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -77,6 +76,8 @@ def save_location(
 
 def clean_signature(raw: bytes, max_bytes: int) -> tuple[bytes, str]:
     """Check an uploaded signature and re-encode it as PNG (drops metadata)."""
+    from PIL import Image, UnidentifiedImageError  # here, not at import: start-up stays fast
+
     if len(raw) > max_bytes:
         raise BadImage(f"The image is larger than {max_bytes // 1024} KB.")
     try:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import segno
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -57,6 +56,7 @@ def qr_data_uri(url: str, scale: int = 4) -> str:
     RGB and encodes it again, while an 8-bit greyscale PNG goes into the PDF as it is
     (``app.pdf.png_idat``). Same modules, black on white, no quiet zone (the page has one).
     """
+    import segno  # imported on first use, with Pillow: start-up stays fast
     from PIL import Image
 
     matrix = segno.make(url, error="m").matrix
