@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 from flask import url_for
 from jinja2.filters import do_truncate
+from markupsafe import escape
 
 from app.extensions import db
 from app.models.receipt import PAYMENT_METHODS
@@ -64,7 +65,9 @@ def test_visit_rows_show_each_visit_and_escape_what_people_typed(login_as, chart
     assert _text(oldest).startswith("2026-03-02 09:05 · 60 min")
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in oldest
     assert "Low back &lt;b&gt;pain&lt;/b&gt; &amp; stiffness" in oldest
-    assert shorten(chart.complaint).endswith("...") and "6 → 2" in oldest
+    shown = shorten(chart.complaint)
+    assert shown.endswith("...") and f"<td>{escape(shown)}</td>" in oldest
+    assert str(escape(chart.complaint)) not in oldest and "6 → 2" in oldest
 
 
 def test_visit_rows_for_the_front_desk_have_no_clinical_columns(login_as, chart):

@@ -161,17 +161,7 @@ def unbilled(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) ->
 def orphan_receipts(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> Section:
     c = flags.chosen(clinic_id, "orphan_receipts", now_local, limit).c
     stmt = (
-        select(
-            Receipt.id.label("receipt_id"),
-            Receipt.number,
-            Receipt.visit_id,
-            Receipt.patient_id,
-            Receipt.patient_name,
-            Receipt.therapist_name,
-            Visit.status,
-            Visit.attendance,
-            c.total_rows,
-        )
+        select(*services.ORPHAN_COLUMNS, c.total_rows)
         .join(Receipt, Receipt.id == c.subject_id)
         .join(Visit, Visit.id == Receipt.visit_id)
         .order_by(*flags.listing_order("orphan_receipts", c))

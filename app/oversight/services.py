@@ -134,9 +134,12 @@ def unsigned_notes(
 
 
 # Each rule is a statement builder taking extra conditions, so the same rule checks
-# the whole history (the functions below, the full check) or only what one write
-# touched (``app.oversight.flags``). ``first_visit`` and ``second_visit`` name the
-# two visits of an overlap in such conditions.
+# the whole history (the full check) or only what one write touched
+# (``app.oversight.flags``); the dashboard reads the stored findings
+# (``app.oversight.findings``). The section functions next to each builder
+# (``overlapping_visits`` and the like) read a rule straight off the history: the tests
+# of the rules use them. ``first_visit`` and ``second_visit`` name the two visits of an
+# overlap in such conditions.
 @cache
 def first_visit() -> Any:
     return aliased(Visit, name="first_visit")
@@ -309,6 +312,13 @@ def visits_without_receipt(
     return _visit_section(conditions, limit, newest_first=True)
 
 
+# What a receipt without a signed visit is listed with, here and on the dashboard.
+ORPHAN_COLUMNS = (
+    Receipt.id.label("receipt_id"), Receipt.number, Receipt.visit_id, Receipt.patient_id,
+    Receipt.patient_name, Receipt.therapist_name, Visit.status, Visit.attendance,
+)  # fmt: skip
+
+
 def orphans_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     """Receipts whose visit is not a signed, attended visit of the same patient and RMT.
 
@@ -316,16 +326,7 @@ def orphans_stmt(clinic_id: int, *where: Any) -> Select[Any]:
     the rule proves it stays so.
     """
     return (
-        select(
-            Receipt.id.label("receipt_id"),
-            Receipt.number,
-            Receipt.visit_id,
-            Receipt.patient_id,
-            Receipt.patient_name,
-            Receipt.therapist_name,
-            Visit.status,
-            Visit.attendance,
-        )
+        select(*ORPHAN_COLUMNS)
         .join(Visit, Visit.id == Receipt.visit_id)
         .where(
             Receipt.clinic_id == clinic_id,
