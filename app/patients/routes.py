@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from app import audit
 from app.audit import Action
 from app.authz import Permission, can, get_or_404, require
 from app.extensions import db
 from app.models import Patient
-from app.patients import chart_rows, services
+from app.patients import chart_cache, chart_rows, services
+from app.patients.chart_cache import section_cache
 from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
 from app.visits import services as visit_services
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 bp.add_app_template_global(chart_rows.visit_rows, "visit_rows")
 bp.add_app_template_global(chart_rows.receipt_rows, "receipt_rows")
+bp.record_once(lambda state: chart_cache.init_app(state.app))
 
 
 @bp.get("/")
@@ -60,17 +63,38 @@ def show(patient_id: int):
     if header is None:
         abort(404)
     patient = header.patient
-    visits = visit_services.chart_visits(patient, request.args.get("before"), clinical)
-    receipts = None
-    if not header.purge and can(current_user, Permission.RECEIPT_READ):
-        receipts = services.chart_receipts(patient, visits["visit_page"], header.has_missed_fees)
+    sections = Markup("") if header.purge else _chart_sections(header, clinical)
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
     html = render_template(
         "patients/show.html", patient=patient, history=header.history, consent=header.consent,
-        purge=header.purge, clinical=clinical, receipts=receipts, **visits,
+        purge=header.purge, clinical=clinical, sections=sections,
     )  # fmt: skip
     db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
     return html
+
+
+def _chart_sections(header: services.ChartHeader, clinical: bool) -> Markup:
+    """The chart's visits and receipts; the first page comes from the worker's cache
+    while the patient's chart_stamp stays the same (app/patients/chart_cache.py)."""
+    patient, before = header.patient, request.args.get("before")
+
+    def render() -> Markup:
+        visits = visit_services.chart_visits(patient, before, clinical)
+        receipts = None
+        if can(current_user, Permission.RECEIPT_READ):
+            receipts = services.chart_receipts(
+                patient, visits["visit_page"], header.has_missed_fees
+            )
+        html = render_template(
+            "patients/_chart_sections.html", patient=patient, clinical=clinical,
+            receipts=receipts, **visits,
+        )  # fmt: skip
+        return Markup(html)  # noqa: S704 - our own template's output, escaped as it rendered
+
+    if before:
+        return render()
+    key = (patient.id, patient.chart_stamp, current_user.role, clinical, request.root_path)
+    return section_cache().get_or_render(key, render)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
