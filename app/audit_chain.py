@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import AuditChainHead, AuditEvent
@@ -46,26 +46,32 @@ def _stamp(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds") if value else ""
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _payload_around_link(event: Any) -> tuple[str, str]:
+    """The hashed payload of ``event`` without its place: (before seq, after prev_hash).
+
+    The payload is a JSON list, whose items are written one after the other with a
+    comma between them, so ``before + str(seq) + "," + '"' + prev_hash + '"' + after``
+    is exactly the payload ``content_hash`` hashes (seq is an integer, prev_hash hex).
+    """
+    before = _dumps(["stillpoint-audit-v1", chain_of(event.clinic_id)])[:-1] + ","
+    after = "," + _dumps([
+        _stamp(event.created_at), event.actor_id, event.action, event.subject_type,
+        event.subject_id, event.patient_id, event.ip, event.details or {},
+    ])[1:]  # fmt: skip
+    return before, after
+
+
 def content_hash(event: Any) -> str:
     """The hash of an event's content and of the link before it.
 
     ``event`` is an ``AuditEvent`` or a row with the same column names.
     """
-    content = [
-        "stillpoint-audit-v1",
-        chain_of(event.clinic_id),
-        event.seq,
-        event.prev_hash,
-        _stamp(event.created_at),
-        event.actor_id,
-        event.action,
-        event.subject_type,
-        event.subject_id,
-        event.patient_id,
-        event.ip,
-        event.details or {},
-    ]
-    payload = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    before, after = _payload_around_link(event)
+    payload = f'{before}{event.seq},"{event.prev_hash}"{after}'
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -96,6 +102,46 @@ def _claim(session: Session, chain_id: int, count: int) -> tuple[int, str]:
 
 # Every column but the id: ``audit.record`` sets each of them (and ``link`` the chain's).
 _EVENT_COLUMNS = [column.key for column in AuditEvent.__table__.columns if column.key != "id"]
+_CONTENT_COLUMNS = [key for key in _EVENT_COLUMNS if key not in ("seq", "prev_hash", "hash")]
+
+
+# PostgreSQL: one event linked in one statement. The head moves in a CTE and the event
+# takes its place and hashes from it; the database computes the same SHA-256 that
+# content_hash does, from the payload around the link (_payload_around_link). The head
+# then takes the event's hash from the trigger of migration 0009. No row comes back
+# when the chain has no head yet: ``link`` then takes the general way, which starts it.
+_LINK_ONE_PG = text(
+    "WITH head AS (UPDATE audit_chain_heads SET seq = seq + 1 WHERE chain_id = :chain"
+    " RETURNING seq, hash) "
+    "INSERT INTO audit_events (clinic_id, actor_id, action, subject_type, subject_id,"
+    " patient_id, ip, created_at, details, seq, prev_hash, hash) "
+    "SELECT CAST(:clinic_id AS integer), CAST(:actor_id AS integer), CAST(:action AS text),"
+    " CAST(:subject_type AS text), CAST(:subject_id AS integer), CAST(:patient_id AS integer),"
+    " CAST(:ip AS text), CAST(:created_at AS timestamptz), CAST(:details AS json),"
+    " head.seq, head.hash, encode(sha256(convert_to("
+    "CAST(:before AS text) || head.seq || ',\"' || head.hash || '\"' || CAST(:after AS text),"
+    " 'UTF8')), 'hex') FROM head RETURNING seq, prev_hash, hash"
+).bindparams(
+    bindparam("created_at", type_=AuditEvent.__table__.c.created_at.type),
+    bindparam("details", type_=AuditEvent.__table__.c.details.type),
+)
+
+
+def _link_one_pg(session: Session, audit_event: AuditEvent) -> bool:
+    before, after = _payload_around_link(audit_event)
+    params = {key: getattr(audit_event, key) for key in _CONTENT_COLUMNS}
+    row = (
+        session.connection()
+        .execute(
+            _LINK_ONE_PG,
+            {**params, "chain": chain_of(audit_event.clinic_id), "before": before, "after": after},
+        )
+        .first()
+    )
+    if row is None:
+        return False
+    audit_event.seq, audit_event.prev_hash, audit_event.hash = row
+    return True
 
 
 def link(session: Session, events: list[AuditEvent]) -> None:
@@ -105,6 +151,12 @@ def link(session: Session, events: list[AuditEvent]) -> None:
     several times the INSERT itself, on every audited page view (docs/performance.md).
     The event objects stay transient; read events back from the table.
     """
+    for audit_event in events:
+        audit_event.created_at = audit_event.created_at or utcnow()
+        audit_event.details = normalise(audit_event.details or {})
+    one_pg = len(events) == 1 and session.get_bind().dialect.name == "postgresql"
+    if one_pg and _link_one_pg(session, events[0]):
+        return
     by_chain: dict[int, list[AuditEvent]] = {}
     for audit_event in events:
         by_chain.setdefault(chain_of(audit_event.clinic_id), []).append(audit_event)
@@ -112,8 +164,6 @@ def link(session: Session, events: list[AuditEvent]) -> None:
         chain = by_chain[chain_id]
         seq, prev = _claim(session, chain_id, len(chain))
         for audit_event in chain:
-            audit_event.created_at = audit_event.created_at or utcnow()
-            audit_event.details = normalise(audit_event.details or {})
             audit_event.seq, audit_event.prev_hash = seq, prev
             audit_event.hash = prev = content_hash(audit_event)
             seq += 1

@@ -186,12 +186,14 @@ def _backend_figures(
         from benchmarks.load import chart_throughput
 
         print(f"- gunicorn load on {large.backend}", file=sys.stderr, flush=True)
-        figures.append(
-            chart_throughput(
-                large.url, site_large.urls["chart (patient page)"], site_large.therapist_email,
-                large.backend, seconds=args.load_seconds,
-            )
-        )  # fmt: skip
+        for cache in (True, False):
+            figures.append(
+                chart_throughput(
+                    large.url, site_large.urls["chart (patient page)"],
+                    site_large.therapist_email, large.backend, seconds=args.load_seconds,
+                    cache=cache,
+                )
+            )  # fmt: skip
     for site in (site_small, site_large):
         with site.app.app_context():
             from app.extensions import db

@@ -336,3 +336,48 @@ def test_upgrade_links_events_written_before_the_chain(blank_database_url, tmp_p
         assert audit_chain.verify(db.session(), 1).ok
         db.session.remove()
         db.engine.dispose()
+
+
+def test_one_event_is_linked_in_one_statement_with_the_same_hash(app, world, backend):
+    """A single event (every audited page view) is linked by one statement on PostgreSQL,
+    the database hashing the payload around its place; the hash is the one content_hash
+    gives, which is the payload of the chain's first version (stillpoint-audit-v1)."""
+    import hashlib
+    import json
+
+    from sqlalchemy import event
+
+    awkward = {
+        "query": 'Ünïcode "quotes" \\ back\\slash',
+        "n": [1, 2.5, None],
+        "z": {"b": 1, "a": True},
+    }
+    audit.record(Action.PATIENT_SEARCH, actor=world.therapist, **awkward)
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    linked = [s for s in seen if "audit_events" in s or "audit_chain_heads" in s]
+    assert len(linked) == (1 if backend == "postgresql" else 2), linked
+
+    stored = _events(world.clinic.id)[-1]
+    assert stored.details == awkward
+    version_one = json.dumps(
+        ["stillpoint-audit-v1", world.clinic.id, stored.seq, stored.prev_hash,
+         stored.created_at.astimezone(audit_chain.UTC).isoformat(timespec="microseconds"),
+         stored.actor_id, stored.action, stored.subject_type, stored.subject_id,
+         stored.patient_id, stored.ip, stored.details],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    assert stored.hash == hashlib.sha256(version_one.encode()).hexdigest()
+    assert stored.hash == audit_chain.content_hash(stored)
+    head = db.session.get(AuditChainHead, world.clinic.id)
+    assert (head.seq, head.hash) == (stored.seq, stored.hash)
+    _views(world, 2)
+    assert audit_chain.verify(db.session(), world.clinic.id).ok
