@@ -194,6 +194,26 @@ def test_purge_after_the_end_deletes_the_record_and_keeps_tombstone_and_audit(wo
     assert retention.retention_due(world.clinic.id, YEARS, END + timedelta(days=2)).total == 0
 
 
+def test_a_purge_moves_the_chart_stamp_and_the_chart_shows_no_records(
+    world, old_record, login_as
+):
+    """The purge deletes visits and receipts; the delete triggers move the patient's
+    chart_stamp (migration 0010), and the chart viewed before shows none of them after."""
+    pid = old_record.id
+    client = login_as("therapist")
+    before = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert 'id="visits-h"' in before and "2015-03-10" in before
+    stamp = db.session.scalar(select(Patient.chart_stamp).where(Patient.id == pid))
+
+    retention.purge_patient(old_record, world.owner, YEARS, END + timedelta(days=1))
+    db.session.commit()
+
+    assert db.session.scalar(select(Patient.chart_stamp).where(Patient.id == pid)) != stamp
+    after = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert "Purged on" in after
+    assert 'id="visits-h"' not in after and "2015-03-10" not in after
+
+
 def test_only_an_owner_of_the_clinic_purges(world, old_record):
     for user in (world.therapist, world.desk, world.other_owner):
         with pytest.raises(PurgeRefused, match="Only an owner"):
