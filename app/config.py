@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_PROTOCOLS_DIR": None,
     # Paging
     "PAGE_SIZE": 25,
-    # Rendered visit and receipt sections of patient charts kept per worker (0 = off);
+    # Rendered patient charts (the record part) kept per worker (0 = off);
     # a few tens of kB each. app/patients/chart_cache.py.
     "CHART_CACHE_SIZE": 512,
     # The clinic's time zone: visit times are wall-clock times there.

@@ -1,7 +1,8 @@
-"""The chart's cached visit and receipt sections are never stale.
+"""The chart's cached record is never stale.
 
-The sections are kept per worker under the patient's ``chart_stamp``, which database
-triggers move in the transaction of every write to the rows they show (migration 0010).
+The rendered record (details, consent, health history, visits, receipts) is kept per
+worker under the patient's ``chart_stamp``, which database triggers move in the
+transaction of every write to the rows it shows (migration 0010).
 These tests write through the app's own services and routes, then look at the chart a
 clinician would see next; and they check the stamp itself for each kind of write.
 """
@@ -86,15 +87,27 @@ def test_every_write_the_sections_show_moves_the_stamp(world: Any) -> None:
     check("a missed-visit fee is recorded")
     db.session.get(User, world.therapist.id).full_name = "Theo Renamed"
     check("the therapist's name changes")
-    db.session.get(User, world.therapist2.id).full_name = "Tess Renamed"  # no visit here
+    db.session.get(User, world.therapist2.id).full_name = "Tess Renamed"  # nothing of hers
     db.session.get(User, world.therapist.id).last_sign_in_at = utcnow()
     check("other users change, and this therapist's sign-in time")
+    db.session.get(Patient, pid).phone = "416-555-0199"
+    check("the patient's details are edited")
+    f.make_consent(db.session.get(Patient, pid), world.owner)
+    check("a consent is recorded")
+    db.session.get(User, world.owner.id).full_name = "Olivia Renamed"
+    check("the name of who recorded the consent changes")
+    f.make_history(db.session.get(Patient, pid), world.therapist2, ["migraine"])
+    check("a health history version is recorded")
+    db.session.get(User, world.therapist2.id).full_name = "Tess Renamed Again"
+    check("the name of who recorded the history changes")
 
     assert moves == [
         "a draft is started", "the draft is edited", "the note is signed",
         "a receipt is issued", "a copy is reissued", "the receipt is voided",
         "a no-show is recorded", "a missed-visit fee is recorded",
-        "the therapist's name changes",
+        "the therapist's name changes", "the patient's details are edited",
+        "a consent is recorded", "the name of who recorded the consent changes",
+        "a health history version is recorded", "the name of who recorded the history changes",
     ]  # fmt: skip
     assert stamp(other) == untouched  # another patient's chart keeps its sections
 
@@ -141,7 +154,22 @@ def test_the_next_view_shows_each_change(app: Flask, world: Any, login_as: Any) 
     db.session.get(User, world.therapist2.id).full_name = "Tess Married-Name"
     db.session.commit()
     assert "Tess Married-Name" in chart(therapist, pid)
-    assert cache.misses == 5 and cache.hits == 1
+
+    # The front desk edits the phone number; a new health history version; a consent.
+    desk = login_as("front_desk")
+    details = {"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1980-01-01",
+               "phone": "905-555-0142"}  # fmt: skip
+    assert desk.post(f"/patients/{pid}/edit", details).status_code == 302
+    assert "905-555-0142" in chart(therapist, pid)
+    assert "No complete informed consent is on file" in chart(therapist, pid)
+    f.make_consent(db.session.get(Patient, pid), world.therapist2, given_on=date(2026, 2, 1))
+    db.session.commit()
+    assert "Informed consent documented on 2026-02-01" in chart(therapist, pid)
+    assert "Version 2," not in chart(therapist, pid)
+    f.make_history(db.session.get(Patient, pid), world.therapist, ["migraine"])
+    db.session.commit()
+    assert "Version 2, recorded" in chart(therapist, pid)
+    assert (cache.hits, cache.misses) == (3, 8)  # a view after each change, a few repeats
 
 
 def test_a_repeat_view_skips_the_sections_queries_but_not_the_audit(
@@ -158,7 +186,7 @@ def test_a_repeat_view_skips_the_sections_queries_but_not_the_audit(
 
     cold, first = statements_of(app, client, pid)
     warm, second = statements_of(app, client, pid)
-    assert warm == cold - 2  # the visits and the receipts statements
+    assert warm == cold - 3  # the header, visits and receipts statements
 
     section_cache(app).clear()
     app.config["CHART_CACHE_SIZE"] = 0

@@ -1,42 +1,45 @@
-"""The chart's visit and receipt sections, rendered once per change of the records.
+"""The chart's record, rendered once per change of what it shows.
 
-The chart is the most viewed page, and most views of one patient's chart see the same
-visits and receipts as the view before. Each worker keeps the rendered sections in a
-small LRU cache, keyed on what they are made of:
+The chart is the most viewed page, and most views of one patient's chart show the same
+record as the view before. Each worker keeps the rendered record (the header, details,
+consent, health history, visits and receipts: everything between the page's frame and the
+portal panel) in a small LRU cache, keyed on what it is made of:
 
 - the patient and the patient's ``chart_stamp``, which the database moves in the same
-  transaction as any write to the rows the sections show (triggers, migration 0010), so
-  a committed change is in the next view, whoever wrote it and however;
-- the viewer's role (clinical columns and buttons depend on it, never on the person);
+  transaction as any write to the rows the record shows (triggers, migration 0010), so a
+  committed change is in the next view, whoever wrote it and however. The stamp is read
+  before anything the record is rendered from, so a kept rendering is never older than
+  the stamp it is kept under;
+- the viewer's role (clinical parts and buttons depend on it, never on the person);
 - the site's root path (the links).
 
-Only the first page of visits is kept; the patient header, the portal panel (it holds a
-CSRF token and the time) and the page around the sections are rendered on every view,
-and every view is audited as before. ``CHART_CACHE_SIZE`` sets the entries per worker
-(0 turns the cache off). See docs/performance.md for what it saves.
+Only the record with the first page of visits is kept. The page around it, the portal
+panel (it holds a CSRF token and depends on the time) and the audit entry of the view are
+made on every view. ``CHART_CACHE_SIZE`` sets the entries per worker (0 turns the cache
+off). docs/performance.md says what it saves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from threading import Lock
+from typing import Any
 
 from cachetools import LRUCache
 from flask import Flask, current_app
-from markupsafe import Markup
 
 EXTENSION = "stillpoint.chart_sections"
 
 
 class SectionCache:
-    """Rendered HTML by key; thread-safe, bounded, least recently used out first."""
+    """Renderings by key; thread-safe, bounded, least recently used out first."""
 
     def __init__(self, size: int) -> None:
-        self._entries: LRUCache[Hashable, Markup] | None = LRUCache(size) if size > 0 else None
+        self._entries: LRUCache[Hashable, Any] | None = LRUCache(size) if size > 0 else None
         self._lock = Lock()
         self.hits = self.misses = 0
 
-    def get_or_render(self, key: Hashable, render: Callable[[], Markup]) -> Markup:
+    def get_or_render(self, key: Hashable, render: Callable[[], Any]) -> Any:
         if self._entries is None:
             return render()
         with self._lock:

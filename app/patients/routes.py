@@ -55,46 +55,49 @@ def new():
 def show(patient_id: int):
     """The patient's chart; clinical parts only for clinical roles.
 
-    The sections are read as plain rows (``services.chart_*``), not ORM objects: the page
-    is the most viewed one, and entity loading was most of its cost (docs/performance.md).
+    The record (header, visits, receipts) is read as plain rows (``services.chart_*``),
+    not ORM objects, and its rendering is kept per worker until the patient's
+    ``chart_stamp`` moves (``app/patients/chart_cache.py``): a repeat view reads only the
+    patient's row. Every view is audited. docs/performance.md says what each step saved.
     """
     clinical = can(current_user, Permission.CLINICAL_READ)
-    header = services.chart_header(patient_id, current_user.clinic_id, clinical)
-    if header is None:
+    patient = services.chart_patient(patient_id, current_user.clinic_id)
+    if patient is None:
         abort(404)
-    patient = header.patient
-    sections = Markup("") if header.purge else _chart_sections(header, clinical)
+    before = request.args.get("before")
+    if before:  # an older page of visits: rendered each time
+        record, purged = _chart_record(patient, clinical, before)
+    else:
+        key = (patient.id, patient.chart_stamp, current_user.role, clinical, request.root_path)
+        record, purged = section_cache().get_or_render(
+            key, lambda: _chart_record(patient, clinical, None)
+        )
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
-    html = render_template(
-        "patients/show.html", patient=patient, history=header.history, consent=header.consent,
-        purge=header.purge, clinical=clinical, sections=sections,
-    )  # fmt: skip
+    html = render_template("patients/show.html", patient=patient, record=record, purged=purged)
     db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
     return html
 
 
-def _chart_sections(header: services.ChartHeader, clinical: bool) -> Markup:
-    """The chart's visits and receipts; the first page comes from the worker's cache
-    while the patient's chart_stamp stays the same (app/patients/chart_cache.py)."""
-    patient, before = header.patient, request.args.get("before")
-
-    def render() -> Markup:
+def _chart_record(patient: Patient, clinical: bool, before: str | None) -> tuple[Markup, bool]:
+    """The chart's record rendered from the database, and whether it was purged."""
+    header = services.chart_header(patient.id, patient.clinic_id, clinical)
+    if header is None:  # read in the same request a moment ago: only a concurrent change
+        abort(404)
+    visits: dict = {}
+    receipts = None
+    if not header.purge:
         visits = visit_services.chart_visits(patient, before, clinical)
-        receipts = None
         if can(current_user, Permission.RECEIPT_READ):
             receipts = services.chart_receipts(
                 patient, visits["visit_page"], header.has_missed_fees
             )
-        html = render_template(
-            "patients/_chart_sections.html", patient=patient, clinical=clinical,
-            receipts=receipts, **visits,
-        )  # fmt: skip
-        return Markup(html)  # noqa: S704 - our own template's output, escaped as it rendered
-
-    if before:
-        return render()
-    key = (patient.id, patient.chart_stamp, current_user.role, clinical, request.root_path)
-    return section_cache().get_or_render(key, render)
+    html = render_template(
+        "patients/_chart_record.html", patient=patient, history=header.history,
+        consent=header.consent, purge=header.purge, clinical=clinical, receipts=receipts,
+        **visits,
+    )  # fmt: skip
+    # Our own template's output, escaped as it rendered.
+    return Markup(html), header.purge is not None  # noqa: S704
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -1,16 +1,19 @@
-"""chart stamp: the patient row says when the chart's visits or receipts last changed
+"""chart stamp: the patient row says when anything its chart shows last changed
 
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-22 05:00:00
 
-The chart keeps its rendered visit and receipt sections per worker, keyed on the
-patient's ``chart_stamp`` (``app.patients.chart_cache``). The database itself moves the
-stamp, in the transaction of the write, so no write can leave a chart stale whatever
-code (or hand-typed SQL) makes it: triggers after every INSERT, UPDATE and DELETE on
-``visits``, ``receipts``, ``receipt_voids``, ``receipt_reissues`` and
-``missed_visit_fees``, and after a change to a user's name (the visit rows show the
-therapist's name). These are every table the two sections read.
+The chart keeps its rendered record (everything between the page's frame and the portal
+panel) per worker, keyed on the patient's ``chart_stamp`` (``app.patients.chart_cache``).
+The database itself moves the stamp, in the transaction of the write, so no write can
+leave a chart stale whatever code (or hand-typed SQL) makes it: triggers after every
+INSERT, UPDATE and DELETE on ``visits``, ``receipts``, ``missed_visit_fees``,
+``consents``, ``health_histories`` and ``retention_purges`` (by their ``patient_id``) and
+on ``receipt_voids`` and ``receipt_reissues`` (by their receipt's patient), after any
+change to the patient's own row, and after a change to a user's name, for the patients
+whose visits, consents or health histories show it. These are every table the chart's
+record reads.
 
 A new stamp is the old one plus 1 plus a random number below 2^20, modulo 2^31 - 1:
 never the value it replaces, and unlikely to meet a value a worker saw before a
@@ -27,10 +30,20 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-PATIENT_TABLES = ("visits", "receipts", "missed_visit_fees")  # tables with a patient_id
-RECEIPT_TABLES = ("receipt_voids", "receipt_reissues")  # rows of a receipt
+# Tables with a patient_id, and tables of a receipt's rows.
+PATIENT_TABLES = (
+    "visits", "receipts", "missed_visit_fees", "consents", "health_histories", "retention_purges",
+)  # fmt: skip
+RECEIPT_TABLES = ("receipt_voids", "receipt_reissues")
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 
+# The patients whose chart shows the name of the user NEW: their visits' therapist, the
+# recorder of a consent or of a health history.
+SHOWS_USER = (
+    "SELECT patient_id FROM visits WHERE therapist_id = NEW.id"
+    " UNION SELECT patient_id FROM consents WHERE recorded_by_id = NEW.id"
+    " UNION SELECT patient_id FROM health_histories WHERE recorded_by_id = NEW.id"
+)
 PG_BUMP = (
     "chart_stamp = ((chart_stamp::bigint + 1 + floor(random() * 1048576)::bigint) % 2147483647)::int"
 )
@@ -63,10 +76,21 @@ END $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION stillpoint_chart_touch_therapist() RETURNS trigger AS $$
 BEGIN
-  UPDATE patients SET {PG_BUMP}
-   WHERE id IN (SELECT DISTINCT patient_id FROM visits WHERE therapist_id = NEW.id);
+  UPDATE patients SET {PG_BUMP} WHERE id IN ({SHOWS_USER});
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
+
+-- A change to the patient's own row (not one that moves the stamp itself).
+CREATE OR REPLACE FUNCTION stillpoint_chart_touch_self() RETURNS trigger AS $$
+BEGIN
+  IF NEW.chart_stamp = OLD.chart_stamp THEN
+    NEW.chart_stamp := ((OLD.chart_stamp::bigint + 1 + floor(random() * 1048576)::bigint)
+                        % 2147483647)::int;
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER patients_chart_stamp BEFORE UPDATE ON patients
+  FOR EACH ROW EXECUTE FUNCTION stillpoint_chart_touch_self();
 """ + "".join(
     f"CREATE TRIGGER {table}_chart_stamp AFTER INSERT OR UPDATE OR DELETE ON {table}\n"
     f"  FOR EACH ROW EXECUTE FUNCTION stillpoint_chart_touch_{kind}();\n"
@@ -99,9 +123,12 @@ def _sqlite_triggers() -> dict[str, str]:
     triggers["users_chart_stamp"] = (
         "CREATE TRIGGER users_chart_stamp AFTER UPDATE OF full_name ON users\n"
         "WHEN OLD.full_name IS NOT NEW.full_name\nBEGIN\n"
-        f"  UPDATE patients SET {SQLITE_BUMP}\n"
-        "   WHERE id IN (SELECT DISTINCT patient_id FROM visits WHERE therapist_id = NEW.id);\n"
-        "END"
+        f"  UPDATE patients SET {SQLITE_BUMP} WHERE id IN ({SHOWS_USER});\nEND"
+    )
+    triggers["patients_chart_stamp"] = (
+        "CREATE TRIGGER patients_chart_stamp AFTER UPDATE ON patients\n"
+        "WHEN NEW.chart_stamp = OLD.chart_stamp\nBEGIN\n"
+        f"  UPDATE patients SET {SQLITE_BUMP} WHERE id = NEW.id;\nEND"
     )
     return triggers
 
@@ -119,9 +146,9 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        for table in PATIENT_TABLES + RECEIPT_TABLES + ("users",):
+        for table in PATIENT_TABLES + RECEIPT_TABLES + ("users", "patients"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_chart_stamp ON {table}")
-        for kind in ("patient", "receipt", "therapist"):
+        for kind in ("patient", "receipt", "therapist", "self"):
             op.execute(f"DROP FUNCTION IF EXISTS stillpoint_chart_touch_{kind}()")
         op.drop_column("patients", "chart_stamp")
     else:
