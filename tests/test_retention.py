@@ -194,9 +194,7 @@ def test_purge_after_the_end_deletes_the_record_and_keeps_tombstone_and_audit(wo
     assert retention.retention_due(world.clinic.id, YEARS, END + timedelta(days=2)).total == 0
 
 
-def test_a_purge_moves_the_chart_stamp_and_the_chart_shows_no_records(
-    world, old_record, login_as
-):
+def test_a_purge_moves_the_chart_stamp_and_the_chart_shows_no_records(world, old_record, login_as):
     """The purge deletes visits and receipts; the delete triggers move the patient's
     chart_stamp (migration 0010), and the chart viewed before shows none of them after."""
     pid = old_record.id
