@@ -153,7 +153,7 @@ def chart_throughput(
 ) -> Figure:
     """Start gunicorn on ``url`` and compare the chart page's requests/s with /health.
 
-    ``cache=False`` turns the chart's section cache off (``CHART_CACHE_SIZE=0``): every
+    ``cache=False`` turns the chart cache off (``CHART_CACHE_SIZE=0``): every
     view then reads and renders the visits and receipts, as the first view after a
     change does. That figure is shown for reference; the target is for the app as shipped.
     """
@@ -191,7 +191,7 @@ def chart_throughput(
     share = chart["rps"] / trivial["rps"]
     name = "chart page requests/s vs trivial route (gunicorn, 2 workers)"
     if not cache:
-        name = "  the same, section cache off (every view a first view)"
+        name = "  the same, chart cache off (every view a first view)"
     return Figure(
         name, round(share * 100, 1), "%", f"≥ {TARGET:.0%}" if cache else "(reference)",
         share >= TARGET if cache else None, backend,

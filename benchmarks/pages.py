@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from benchmarks.common import Figure, counting, make_app, signed_in_client
 
 STATEMENT_TARGET = "equal at both sizes"
-# The chart with its visit and receipt sections rendered afresh, as on the first view
-# after a change: the worker's section cache (app/patients/chart_cache.py) is emptied
+# The chart with its record read and rendered afresh, as on the first view
+# after a change: the worker's chart cache (app/patients/chart_cache.py) is emptied
 # before each of these requests, outside the timing. "chart (patient page)" is a repeat view.
 COLD_CHART = "chart, first view after a change"
 TIME_TARGET = 1.2
@@ -146,9 +146,9 @@ def _request(site: Site, page: str) -> tuple[float, list[str]]:
     with site.app.app_context():
         engine = db.engine
     if page == COLD_CHART:
-        from app.patients.chart_cache import section_cache
+        from app.patients.chart_cache import record_cache
 
-        section_cache(site.app).clear()
+        record_cache(site.app).clear()
     with counting(engine) as statements:
         start = time.perf_counter()
         response = client.get(site.urls[page])

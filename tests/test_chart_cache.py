@@ -20,7 +20,7 @@ from app.audit import Action
 from app.extensions import db
 from app.models import AuditEvent, Patient, Receipt, User
 from app.models.types import utcnow
-from app.patients.chart_cache import section_cache
+from app.patients.chart_cache import record_cache
 from app.receipts import services as receipts
 from tests import factories as f
 from tests.conftest import Client
@@ -121,7 +121,7 @@ def test_the_next_view_shows_each_change(app: Flask, world: Any, login_as: Any) 
     )  # fmt: skip
     db.session.commit()
     therapist, owner = login_as("therapist"), login_as("owner")
-    cache = section_cache(app)
+    cache = record_cache(app)
 
     assert "Stiff neck after a long drive" in chart(therapist, pid)
     assert "Stiff neck after a long drive" in chart(therapist, pid)
@@ -188,7 +188,7 @@ def test_a_repeat_view_skips_the_sections_queries_but_not_the_audit(
     warm, second = statements_of(app, client, pid)
     assert warm == cold - 3  # the header, visits and receipts statements
 
-    section_cache(app).clear()
+    record_cache(app).clear()
     app.config["CHART_CACHE_SIZE"] = 0
     _, fresh = statements_of(app, client, pid)
     assert first == second  # the cached sections are the ones rendered
@@ -226,7 +226,7 @@ def test_older_pages_and_a_small_or_no_cache_still_show_the_records(
     app: Flask, world: Any, login_as: Any, size: int
 ) -> None:
     app.config["CHART_CACHE_SIZE"] = size
-    section_cache(app).__init__(size)  # as create_app would with this setting
+    record_cache(app).__init__(size)  # as create_app would with this setting
     for day in range(1, 26):
         f.make_visit(world.patient, world.therapist, day=date(2025, 1, day), signed=True)
     f.make_visit(
@@ -244,7 +244,7 @@ def test_older_pages_and_a_small_or_no_cache_still_show_the_records(
     assert "The oldest one" not in page
     link = next(part.split('"')[0] for part in page.split('href="') if "before=" in part)
     assert "The oldest one" in chart_path(client, link.replace("&amp;", "&"))
-    assert len(section_cache(app)) == size  # older pages are not kept
+    assert len(record_cache(app)) == size  # older pages are not kept
 
 
 def chart_path(client: Any, path: str) -> str:

@@ -23,7 +23,7 @@ from app import audit
 from app.audit import Action
 from app.extensions import db
 from app.models import Clinic, Patient, Visit
-from app.patients.chart_cache import section_cache
+from app.patients.chart_cache import record_cache
 from app.protocols import get_library, reload_library
 from tests import factories as f
 from tests import protocol_samples as s
@@ -109,7 +109,7 @@ def test_patient_chart(app: Flask, world: Any, login_as: Any) -> None:
         receipt sections from the worker's cache (app/patients/chart_cache.py)."""
         url = f"/patients/{patient.id}"
         assert client.get(url).status_code == 200  # lazy set-up
-        section_cache(app).clear()
+        record_cache(app).clear()
         with counting(app) as first:
             assert client.get(url).status_code == 200
         with counting(app) as repeat:

@@ -28,10 +28,10 @@ from typing import Any
 from cachetools import LRUCache
 from flask import Flask, current_app
 
-EXTENSION = "stillpoint.chart_sections"
+EXTENSION = "stillpoint.chart_records"
 
 
-class SectionCache:
+class RecordCache:
     """Renderings by key; thread-safe, bounded, least recently used out first."""
 
     def __init__(self, size: int) -> None:
@@ -63,9 +63,9 @@ class SectionCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = SectionCache(int(app.config["CHART_CACHE_SIZE"]))
+    app.extensions[EXTENSION] = RecordCache(int(app.config["CHART_CACHE_SIZE"]))
 
 
-def section_cache(app: Flask | None = None) -> SectionCache:
+def record_cache(app: Flask | None = None) -> RecordCache:
     """The application's cache (the current application's without ``app``)."""
     return (app or current_app).extensions[EXTENSION]

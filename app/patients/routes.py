@@ -12,7 +12,7 @@ from app.authz import Permission, can, get_or_404, require
 from app.extensions import db
 from app.models import Patient
 from app.patients import chart_cache, chart_rows, services
-from app.patients.chart_cache import section_cache
+from app.patients.chart_cache import record_cache
 from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
 from app.visits import services as visit_services
 
@@ -69,7 +69,7 @@ def show(patient_id: int):
         record, purged = _chart_record(patient, clinical, before)
     else:
         key = (patient.id, patient.chart_stamp, current_user.role, clinical, request.root_path)
-        record, purged = section_cache().get_or_render(
+        record, purged = record_cache().get_or_render(
             key, lambda: _chart_record(patient, clinical, None)
         )
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
