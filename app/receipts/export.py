@@ -134,11 +134,16 @@ def _rendered(ids: list[int], workers: int) -> Iterator[tuple[int, str, bytes, d
     config = {key: current_app.config.get(key) for key in WORKER_CONFIG}
     context = multiprocessing.get_context("spawn")  # no inherited DB connections or locks
     size = max(1, min(CHUNK, len(ids) // (workers * 4)))
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(config,)
-    ) as pool:
+    )
+    try:
         for batch in pool.map(_worker_render, _chunks(ids, size)):
             yield from batch
+    finally:
+        # Every result is in (or the export failed): the workers wind down on their own.
+        # Waiting for their interpreters to finish tearing down took ~0.5 s per export.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def write_export(
