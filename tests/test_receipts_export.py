@@ -79,6 +79,9 @@ def test_cli_export_writes_pdfs_and_csv(app: Flask, world, issued, tmp_path, wor
         ("000003", "issued"),
         ("000004", "issued"),
     ]
+    # In number order in the zip too, whichever process rendered each (this one and a
+    # worker process with two workers), the list last.
+    assert zipfile.ZipFile(out).namelist() == names[1:] + names[:1]
     assert rows[1]["void_reason"] == "wrong method" and rows[3]["supersedes"] == str(issued[1].id)
     assert rows[0]["patient"] == "Ada Lovelace" and rows[0]["total"] == "135.60"
     assert rows[3]["payment_method"] == "Cash" and rows[0]["service_date"] == "2026-03-02"

@@ -41,7 +41,7 @@ def _clinic_id(clinic_id: int | None) -> int:
     type=click.IntRange(1, 64),
     default=lambda: min(4, os.cpu_count() or 1),
     show_default="number of CPUs, at most 4",
-    help="Processes rendering PDFs in parallel.",
+    help="Processes rendering PDFs in parallel (this one included).",
 )
 def export_command(
     date_from: datetime, date_to: datetime, clinic_id: int | None, out: Path | None, workers: int
