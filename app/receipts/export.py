@@ -135,7 +135,8 @@ def _rendered(ids: list[int], workers: int) -> Iterator[tuple[int, str, bytes, d
     start (a new interpreter importing the app and WeasyPrint), and the parent used to
     wait through it with both cores busy starting workers. Each renderer takes the next
     chunk in order (the pool is kept two chunks ahead per worker), so results arrive
-    almost in order and only a few chunks wait to be written.
+    almost in order; this process stops taking chunks when ``held`` of them are waiting
+    for an earlier one from a worker, so a slow worker never makes it hold many PDFs.
     """
     chunks = _chunks(ids, max(1, min(CHUNK, len(ids) // (workers * 4))))
     if workers <= 1 or len(chunks) < 2:
@@ -148,6 +149,7 @@ def _rendered(ids: list[int], workers: int) -> Iterator[tuple[int, str, bytes, d
         workers - 1, mp_context=context, initializer=_init_worker, initargs=(config,)
     )
     ahead = 2 * (workers - 1)
+    held = ahead + 8  # chunks at most between the next to write and the next to take
     done: dict[int, list[tuple[int, str, bytes, dict[str, Any]]]] = {}
     running: dict[Future, int] = {}
     taken = written = 0
@@ -163,10 +165,10 @@ def _rendered(ids: list[int], workers: int) -> Iterator[tuple[int, str, bytes, d
                 written += 1
             if written == len(chunks):
                 break
-            if taken < len(chunks):  # this process takes the next chunk itself
-                done[taken] = render_chunk(chunks[taken])
+            if taken < len(chunks) and taken - written < held:
+                done[taken] = render_chunk(chunks[taken])  # this process takes the next one
                 taken += 1
-            else:  # every chunk is taken: wait for the workers' last ones
+            else:  # all taken, or far enough ahead of a slow worker: wait for the pool
                 wait(running, return_when=FIRST_COMPLETED)
     finally:
         # Every result is in (or the export failed): the workers wind down on their own.
