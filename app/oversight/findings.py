@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import ComplianceSettings, Patient, Receipt, User, Visit
@@ -43,16 +41,9 @@ def _section(stmt: Any, *, rows: Any = None) -> Section:
     return Section(rows(found) if rows else found, total, flags.COUNT_CAP)
 
 
-# Built once, on first use: aliasing a mapped class adapts all its columns, which costs
-# more than the dashboard's queries themselves, and at import it would configure every
-# mapper inside ``create_app()``.
-@cache
 def _aliases() -> tuple[Any, Any, Any]:
-    return (
-        aliased(Visit, name="first_visit"),
-        aliased(Visit, name="second_visit"),
-        aliased(User, name="flag_therapist"),
-    )
+    """The two visits of an overlap and the therapist a flag names (``services.alias``)."""
+    return services.first_visit(), services.second_visit(), services.alias(User, "flag_therapist")
 
 
 def overlaps(clinic_id: int, now_local: datetime, limit: int = SECTION_LIMIT) -> Section:

@@ -75,16 +75,20 @@ def update_settings(clinic_id: int, data: dict[str, int]) -> list[str]:
 # Dashboard rules ---------------------------------------------------------------
 
 
-# Aliases are made on first use, not at import: aliasing a mapped class configures every
-# mapper, ~0.1 s that would otherwise be part of ``create_app()`` (docs/performance.md).
 @cache
+def alias(model: Any, name: str) -> Any:
+    """``aliased(model, name=name)``, made once, on first use, not at import: aliasing a
+    mapped class configures every mapper (~0.1 s that would otherwise be part of
+    ``create_app()``) and adapts all its columns (docs/performance.md)."""
+    return aliased(model, name=name)
+
+
 def _rule_patient() -> Any:
-    return aliased(Patient, name="rule_patient")
+    return alias(Patient, "rule_patient")
 
 
-@cache
 def _rule_therapist() -> Any:
-    return aliased(User, name="rule_therapist")
+    return alias(User, "rule_therapist")
 
 
 def _visit_section(conditions: list[Any], limit: int | None, *, newest_first: bool) -> Section:
@@ -140,14 +144,12 @@ def unsigned_notes(
 # (``overlapping_visits`` and the like) read a rule straight off the history: the tests
 # of the rules use them. ``first_visit`` and ``second_visit`` name the two visits of an
 # overlap in such conditions.
-@cache
 def first_visit() -> Any:
-    return aliased(Visit, name="first_visit")
+    return alias(Visit, "first_visit")
 
 
-@cache
 def second_visit() -> Any:
-    return aliased(Visit, name="second_visit")
+    return alias(Visit, "second_visit")
 
 
 def overlaps_stmt(clinic_id: int, *where: Any) -> Select[Any]:

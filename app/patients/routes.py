@@ -61,9 +61,7 @@ def show(patient_id: int):
     patient's row. Every view is audited. docs/performance.md says what each step saved.
     """
     clinical = can(current_user, Permission.CLINICAL_READ)
-    patient = services.chart_patient(patient_id, current_user.clinic_id)
-    if patient is None:
-        abort(404)
+    patient = get_or_404(Patient, patient_id)  # its chart_stamp is read here, first
     before = request.args.get("before")
     if before:  # an older page of visits: rendered each time
         record, purged = _chart_record(patient, clinical, before)

@@ -285,18 +285,6 @@ def _header_statement(clinical: bool) -> Any:
     return stmt
 
 
-_CHART_PATIENT = select(Patient).where(
-    Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id")
-)
-
-
-def chart_patient(patient_id: int, clinic_id: int) -> Patient | None:
-    """The patient row the chart starts from (its ``chart_stamp`` says whether a kept
-    rendering of the record is current), or None outside ``clinic_id``."""
-    params = {"patient_id": patient_id, "clinic_id": clinic_id}
-    return db.session.execute(_CHART_PATIENT, params).scalar_one_or_none()
-
-
 def chart_header(patient_id: int, clinic_id: int, clinical: bool) -> ChartHeader | None:
     """The top of the chart in one statement, or None when ``patient_id`` is not a patient
     of ``clinic_id`` (the same scope as ``authz.get_or_404``)."""
