@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -132,6 +132,31 @@ def record(
     )
     audit_chain.queue(db.session(), event)
     return event
+
+
+def commit_view() -> None:
+    """Commit a request that only read: its audit entry is its only write.
+
+    Read views call this after rendering, instead of ``db.session.commit()``:
+
+    - On PostgreSQL the commit does not wait for the disk flush of its WAL, unless
+      ``VIEW_AUDIT_SYNC_COMMIT`` is set. The entry is in the same transaction as ever, and
+      the chain stays whole whatever happens: a crash of the database server can lose only
+      the records of the last fraction of a second's views, never a change (every write
+      still waits for its flush, and with it flushes every view committed before it).
+      docs/audit.md.
+    - What the session loaded is not expired: nothing reads it again.
+
+    A transaction that wrote anything else (through the ORM or with SQL) is committed the
+    ordinary way: ``audit_chain`` notes every statement a transaction sends.
+    """
+    session = db.session()
+    session.info[audit_chain.VIEW_ONLY] = not current_app.config["VIEW_AUDIT_SYNC_COMMIT"]
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def verify_chain(chain_id: int, *, actor: User | None = None) -> audit_chain.ChainReport:

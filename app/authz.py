@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from werkzeug.local import LocalProxy
 
 from app.extensions import db
@@ -122,9 +122,20 @@ def scoped(model: type[M]) -> Select[tuple[M]]:
     return select(model).where(model.clinic_id == current_user.clinic_id)
 
 
+@cache
+def _by_id_in_clinic(model: type[M]) -> Select[tuple[M]]:
+    # Built once per model: a statement made per call is built and cache-keyed again on
+    # every request, and nearly every page loads its object through here.
+    return select(model).where(
+        model.clinic_id == bindparam("clinic_id"), model.id == bindparam("object_id")
+    )
+
+
 def get_or_404(model: type[M], object_id: int) -> M:
     """Load ``model`` by id within the user's clinic, or 404."""
-    obj = db.session.scalar(scoped(model).where(model.id == object_id))
+    obj = db.session.execute(
+        _by_id_in_clinic(model), {"clinic_id": current_user.clinic_id, "object_id": object_id}
+    ).scalar()
     if obj is None:
         abort(404)
     return obj

@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     # Rendered patient charts (the record part) kept per worker (0 = off);
     # a few tens of kB each. app/patients/chart_cache.py.
     "CHART_CACHE_SIZE": 512,
+    # Audit log (R5), PostgreSQL: a page that only read commits its audit entry without
+    # waiting for the disk flush (PostgreSQL flushes it within a fraction of a second).
+    # True: wait, as every change does. docs/audit.md says what each choice risks.
+    "VIEW_AUDIT_SYNC_COMMIT": False,
     # The clinic's time zone: visit times are wall-clock times there.
     "TIMEZONE": "America/Toronto",
     # Trust X-Forwarded-* from this many proxies (set 1 behind nginx).

@@ -162,7 +162,7 @@ def audit_log():
     chain = audit.chain_state(current_user.clinic_id)
     args = {k: v for k, v in request.args.items() if k != "before"}
     html = render_template("admin/audit.html", form=form, page=page, args=args, chain=chain)
-    db.session.commit()  # after rendering: committing expires the page's rows (no N+1)
+    audit.commit_view()
     return html
 
 

@@ -42,7 +42,7 @@ def dashboard():
     now_local = local_now(current_app.config["TIMEZONE"])
     report = findings.dashboard(clinic.id, now_local=now_local, now=utcnow())
     audit.record(Action.COMPLIANCE_VIEW, clinic, problems=report.problems)
-    db.session.commit()
+    audit.commit_view()
     form = SettingsForm(obj=report.settings)
     return render_template("oversight/dashboard.html", report=report, form=form, clinic=clinic)
 
@@ -157,7 +157,7 @@ def retention_list():
     clinic = current_user.clinic
     due = retention.retention_due(clinic.id, clinic.retention_years, _today(), limit=500)
     audit.record(Action.RETENTION_VIEW, clinic, due=due.total)
-    db.session.commit()
+    audit.commit_view()
     return render_template("oversight/retention.html", due=due, clinic=clinic)
 
 
@@ -182,7 +182,7 @@ def purge(patient_id: int):
     status = retention.retention_status(patient, years)
     counts = retention.record_counts(patient.id) if status.purged is None else status.purged.counts
     audit.record(Action.RETENTION_VIEW, patient, retention_end=status.retention_end.isoformat())
-    db.session.commit()
+    audit.commit_view()
     code = 422 if form.errors else code
     return render_template(
         "oversight/purge.html", form=form, status=status, counts=counts, today=_today()

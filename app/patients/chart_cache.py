@@ -17,18 +17,37 @@ Only the record with the first page of visits is kept. The page around it, the p
 panel (it holds a CSRF token and depends on the time) and the audit entry of the view are
 made on every view. ``CHART_CACHE_SIZE`` sets the entries per worker (0 turns the cache
 off). docs/performance.md says what it saves.
+
+The record is kept as UTF-8, ready to send: the page around it is rendered with
+``RECORD_SLOT`` in its place and ``splice`` puts the kept bytes there. Encoding the whole
+page on every view cost more than rendering its frame (the record is most of the page,
+and one arrow or dash in it makes Python hold the text at two bytes a character).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Hashable
 from threading import Lock
 from typing import Any
 
 from cachetools import LRUCache
 from flask import Flask, current_app
+from markupsafe import Markup
 
 EXTENSION = "stillpoint.chart_records"
+
+# Where the record goes in the rendered page: an HTML comment no template or user can
+# write, since it is made anew by each process.
+RECORD_SLOT = Markup(f"<!--chart-record-{secrets.token_hex(16)}-->")  # noqa: S704 - ours
+
+
+def splice(page: str, record: bytes) -> bytes:
+    """``page`` (rendered with ``RECORD_SLOT`` once in it) as UTF-8, with ``record`` there."""
+    head, slot, tail = page.partition(RECORD_SLOT)
+    if not slot:
+        raise ValueError("the page has no place for the chart record")
+    return b"".join((head.encode(), record, tail.encode()))
 
 
 class RecordCache:

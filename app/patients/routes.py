@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
 from app import audit
 from app.audit import Action
@@ -12,7 +11,7 @@ from app.authz import Permission, can, get_or_404, require
 from app.extensions import db
 from app.models import Patient
 from app.patients import chart_cache, chart_rows, services
-from app.patients.chart_cache import record_cache
+from app.patients.chart_cache import RECORD_SLOT, record_cache, splice
 from app.patients.forms import ConsentForm, HealthHistoryForm, PatientForm
 from app.visits import services as visit_services
 
@@ -33,7 +32,7 @@ def index():
     # Render before the commit: a commit expires every loaded row, and the page
     # would then reload each patient with its own SELECT.
     html = render_template("patients/index.html", query=query, result=result)
-    db.session.commit()
+    audit.commit_view()
     return html
 
 
@@ -71,13 +70,13 @@ def show(patient_id: int):
             key, lambda: _chart_record(patient, clinical, None)
         )
     audit.record(Action.PATIENT_VIEW, patient, clinical=clinical)
-    html = render_template("patients/show.html", patient=patient, record=record, purged=purged)
-    db.session.commit()  # after rendering: committing expires the loaded rows (no N+1)
-    return html
+    page = render_template("patients/show.html", patient=patient, record=RECORD_SLOT, purged=purged)
+    audit.commit_view()
+    return splice(page, record)
 
 
-def _chart_record(patient: Patient, clinical: bool, before: str | None) -> tuple[Markup, bool]:
-    """The chart's record rendered from the database, and whether it was purged."""
+def _chart_record(patient: Patient, clinical: bool, before: str | None) -> tuple[bytes, bool]:
+    """The chart's record rendered from the database, as UTF-8, and whether it was purged."""
     header = services.chart_header(patient.id, patient.clinic_id, clinical)
     if header is None:  # read in the same request a moment ago: only a concurrent change
         abort(404)
@@ -94,8 +93,7 @@ def _chart_record(patient: Patient, clinical: bool, before: str | None) -> tuple
         consent=header.consent, purge=header.purge, clinical=clinical, receipts=receipts,
         **visits,
     )  # fmt: skip
-    # Our own template's output, escaped as it rendered.
-    return Markup(html), header.purge is not None  # noqa: S704
+    return html.encode(), header.purge is not None
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -110,7 +108,7 @@ def edit(patient_id: int):
         flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
         return redirect(url_for("patients.show", patient_id=patient.id))
     audit.record(Action.PATIENT_VIEW, patient, page="edit")
-    db.session.commit()
+    audit.commit_view()
     return render_template("patients/form.html", form=form, patient=patient)
 
 
@@ -121,7 +119,7 @@ def history(patient_id: int):
     patient = get_or_404(Patient, patient_id)
     versions = services.history_versions(patient)
     audit.record(Action.HISTORY_VIEW, patient, versions=len(versions))
-    db.session.commit()
+    audit.commit_view()
     return render_template("patients/history.html", patient=patient, versions=versions)
 
 
@@ -137,7 +135,7 @@ def history_new(patient_id: int):
         flash(f"Health history version {entry.version} recorded.", "success")
         return redirect(url_for("patients.show", patient_id=patient.id))
     audit.record(Action.HISTORY_VIEW, patient, page="new version")
-    db.session.commit()
+    audit.commit_view()
     return render_template("patients/history_form.html", form=form, patient=patient)
 
 

@@ -67,7 +67,7 @@ def requests():
     """Open requests for a copy of the record, with their 30-day due dates, and past ones."""
     pending, done = services.clinic_requests(current_user.clinic_id)
     audit.record(Action.RECORD_REQUEST_LIST, None, open=[r.id for r in pending])
-    db.session.commit()
+    audit.commit_view()
     return render_template(
         "portal/requests.html", pending=pending, done=done, form=ActionForm(),
         today=local_date(utcnow()), local_date=local_date,

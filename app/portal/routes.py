@@ -140,7 +140,7 @@ def home(patient: Patient):
     """Visits, receipts and summaries of the signed-in patient."""
     visits = services.visible_visits(patient)
     audit.record(Action.PORTAL_VIEW, patient, page="home")
-    db.session.commit()
+    audit.commit_view()
     return render_template(
         "portal/home.html", patient=patient, visits=visits,
         receipts=services.receipts(patient), summaries=services.summaries(patient),
@@ -154,7 +154,7 @@ def visit(patient: Patient, visit_id: int):
     """One visit: date, therapist and the home-care advice (nothing clinic-internal)."""
     visit = services.own_visit(patient, visit_id) or _not_found(patient, "visit", visit_id)
     audit.record(Action.PORTAL_VISIT_VIEW, visit, patient=patient)
-    db.session.commit()
+    audit.commit_view()
     return render_template("portal/visit.html", patient=patient, visit=visit)
 
 
@@ -229,7 +229,7 @@ def record(patient: Patient):
             flash(str(exc), "error")
         return redirect(url_for("portal.record"))
     audit.record(Action.PORTAL_VIEW, patient, page="record")
-    db.session.commit()
+    audit.commit_view()
     return render_template(
         "portal/record.html", patient=patient, form=form, requests=services.requests_of(patient),
         pending=services.open_request(patient),

@@ -8,7 +8,6 @@ from flask_login import current_user
 from app import audit
 from app.audit import Action
 from app.authz import Permission, can, get_or_404, require
-from app.extensions import db
 from app.models import Patient
 from app.protocols import get_library, services
 from app.protocols.forms import ProtocolSearchForm
@@ -46,5 +45,5 @@ def show(protocol_id: str):
         patient = get_or_404(Patient, patient_id)
         patient_check = services.check_patient(patient, protocol)
         audit.record(Action.HISTORY_VIEW, patient, protocol=protocol.id, via="protocol_check")
-        db.session.commit()
+        audit.commit_view()
     return render_template("protocols/show.html", protocol=protocol, check=patient_check)

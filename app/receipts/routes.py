@@ -98,7 +98,7 @@ def visit(visit_id: int):
     """A visit's receipts, and the form to issue one (or record a missed-visit fee)."""
     visit = _visit_or_404(visit_id)
     audit.record(Action.RECEIPT_VIEW, visit, patient=visit.patient, page="visit receipts")
-    db.session.commit()
+    audit.commit_view()
     return _render_visit(visit, *_visit_forms(visit))
 
 
@@ -153,7 +153,7 @@ def show(receipt_id: int):
     """A receipt as issued, its copies and voiding, and what can be done with it."""
     receipt = _receipt_or_404(receipt_id)
     audit.record(Action.RECEIPT_VIEW, receipt, patient=receipt.patient)
-    db.session.commit()
+    audit.commit_view()
     return render_template(
         "receipts/show.html", receipt=receipt, reissue_form=ReissueForm(), void_form=VoidForm(),
         email_form=EmailForm(), issued_on=services.local_date(receipt.issued_at),

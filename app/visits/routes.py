@@ -107,7 +107,7 @@ def edit(visit_id: int):
     audit.record(Action.VISIT_VIEW, visit, patient=visit.patient, mode="edit")
     form = VisitForm(formdata=None, data=services.form_initial(visit))
     page = _render_edit(visit, form)
-    db.session.commit()  # after rendering: committing expires the loaded rows
+    audit.commit_view()
     return page
 
 
@@ -249,7 +249,7 @@ def acknowledge(visit_id: int, protocol_id: str):
             db.session.commit()
             return redirect(url_for("visits.edit", visit_id=visit.id, _anchor="treatment"))
     audit.record(Action.VISIT_VIEW, visit, patient=visit.patient, page="contraindications")
-    db.session.commit()
+    audit.commit_view()
     return render_template(
         "visits/acknowledge.html", visit=visit, protocol=protocol, result=result, form=form
     )
@@ -265,7 +265,7 @@ def show(visit_id: int):
         "visits/show.html", visit=visit, form=AmendmentForm(), can_chart=can_chart(current_user, visit),
         areas=services.areas_treated(visit), sensitive_consent=services.sensitive_consent(visit),
     )  # fmt: skip
-    db.session.commit()  # after rendering: committing expires the loaded rows
+    audit.commit_view()
     return html
 
 
