@@ -131,10 +131,10 @@ _LINK_INSERT = (
 _LINK_RETURNING = " RETURNING seq, prev_hash, hash"
 # A transaction whose only write is this entry (VIEW_ONLY) commits without waiting for
 # the WAL flush: ``set_config(..., true)`` is SET LOCAL, in the same statement.
-_NO_FLUSH_WAIT = ", lazy AS (SELECT set_config('synchronous_commit', 'off', true))"
+_NO_FLUSH_WAIT = ", no_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
 _LINK_ONE_PG = {
     False: "".join((_LINK_HEAD, _LINK_INSERT, _LINK_RETURNING)),
-    True: "".join((_LINK_HEAD, _NO_FLUSH_WAIT, _LINK_INSERT, ", lazy", _LINK_RETURNING)),
+    True: "".join((_LINK_HEAD, _NO_FLUSH_WAIT, _LINK_INSERT, ", no_wait", _LINK_RETURNING)),
 }
 
 
@@ -213,7 +213,8 @@ def _link_pending(session: Session) -> None:
 
 
 def _drop_pending(session: Session, transaction: Any) -> None:
-    """A transaction that ends without committing takes its events with it."""
+    """A transaction that ends without committing takes its events with it; and a view's
+    mark (``VIEW_ONLY``) never outlives its transaction."""
     if transaction.parent is None:
         session.info.pop(PENDING, None)
         session.info.pop(VIEW_ONLY, None)
