@@ -152,11 +152,11 @@ def commit_view() -> None:
     """
     session = db.session()
     session.info[audit_chain.VIEW_ONLY] = not current_app.config["VIEW_AUDIT_SYNC_COMMIT"]
-    session.expire_on_commit = False
+    expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     finally:
-        session.expire_on_commit = True
+        session.expire_on_commit = expire
 
 
 def verify_chain(chain_id: int, *, actor: User | None = None) -> audit_chain.ChainReport:

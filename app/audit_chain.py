@@ -143,29 +143,43 @@ def _link_one_pg(session: Session, audit_event: AuditEvent, view_only: bool) -> 
     params = {key: getattr(audit_event, key) for key in _CONTENT_COLUMNS}
     params["details"] = json.dumps(params["details"])
     params.update(chain=chain_of(audit_event.clinic_id), before=before, after=after)
-    row = session.connection().exec_driver_sql(_LINK_ONE_PG[view_only], params).first()
+    conn = session.connection()
+    row = conn.exec_driver_sql(_LINK_ONE_PG[view_only], params).first()
     if row is None:
         return False
+    if view_only:  # from here on, a write makes the commit wait again (``_commits``)
+        conn.info[WROTE], conn.info[NO_WAIT] = False, True
     audit_event.seq, audit_event.prev_hash, audit_event.hash = row
     return True
 
 
 _READS = ("SELECT", "SHOW")
+NO_WAIT = "stillpoint_no_flush_wait"  # key in Connection.info: the link turned the wait off
 
 
 def _begins(conn: Connection) -> None:
-    conn.info[WROTE] = False
+    conn.info[WROTE] = conn.info[NO_WAIT] = False
 
 
 def _sends(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    """Note a transaction's first write: any statement but a SELECT or SHOW (a read in a
-    CTE counts as a write too, which only ever costs a flush)."""
-    if not conn.info.get(WROTE, True) and statement.lstrip()[:6].upper() not in _READS:
+    """Note a transaction's first write: any statement but a SELECT or SHOW. A read in a
+    CTE counts as a write, which only ever costs a flush; a SELECT of a function that
+    writes (``nextval``, say) would count as a read: the app sends none in a view."""
+    if not conn.info.get(WROTE, True) and not statement.lstrip()[:6].upper().startswith(_READS):
         conn.info[WROTE] = True
+
+
+def _commits(conn: Connection) -> None:
+    """A write sent after a view's link (a later ``before_commit`` listener's) makes the
+    commit wait for its flush after all."""
+    if conn.info.get(NO_WAIT) and conn.info.get(WROTE):
+        conn.connection.dbapi_connection.execute("SET LOCAL synchronous_commit TO DEFAULT")
+    conn.info[NO_WAIT] = False
 
 
 event.listen(Engine, "begin", _begins)
 event.listen(Engine, "before_cursor_execute", _sends)
+event.listen(Engine, "commit", _commits)
 
 
 def _only_reads_so_far(session: Session) -> bool:

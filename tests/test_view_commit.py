@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, select, text, update
+from sqlalchemy.orm import Session
 
 from app import audit, audit_chain
 from app.audit import Action
@@ -138,4 +139,32 @@ def test_views_and_changes_interleaved_leave_one_whole_chain(
         assert response.status_code == 302
     actions = views_of(pid)
     assert actions[-6:] == [Action.PATIENT_VIEW.value, Action.PATIENT_UPDATE.value] * 3
+    assert chain_is_whole(world.clinic.id)
+
+
+@pytest.mark.postgresql_only
+def test_a_write_after_the_link_makes_the_commit_wait_again(
+    app: Flask, world: Any, commit_modes: list[str]
+) -> None:
+    """A ``before_commit`` listener that runs after the audit link and writes (none of the
+    app's does in a view, but one could) turns the wait back on for that commit."""
+
+    def late_write(session: Any) -> None:
+        session.connection().execute(
+            update(Patient).where(Patient.id == world.patient.id).values(phone="416-555-0142")
+        )
+
+    event.listen(Session, "before_commit", late_write)
+    try:
+        patient = db.session.get(Patient, world.patient.id)
+        with app.test_request_context("/"):
+            audit.record(Action.PATIENT_VIEW, patient, actor=world.therapist)
+            audit.commit_view()
+    finally:
+        event.remove(Session, "before_commit", late_write)
+    assert commit_modes == ["on"]
+    assert db.session.scalar(select(Patient.phone).where(Patient.id == world.patient.id)) == (
+        "416-555-0142"
+    )
+    assert views_of(world.patient.id)[-1] == Action.PATIENT_VIEW.value
     assert chain_is_whole(world.clinic.id)
