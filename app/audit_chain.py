@@ -32,6 +32,7 @@ GENESIS = "0" * 64
 PENDING = "audit_pending"  # key in Session.info: events waiting for the commit
 VIEW_ONLY = "audit_view_only"  # key in Session.info: a read view's commit (audit.commit_view)
 WROTE = "stillpoint_wrote"  # key in Connection.info: its transaction has sent a write
+NO_WAIT = "stillpoint_no_flush_wait"  # key in Connection.info: a view's link turned the wait off
 
 
 def chain_of(clinic_id: int | None) -> int:
@@ -154,7 +155,6 @@ def _link_one_pg(session: Session, audit_event: AuditEvent, view_only: bool) -> 
 
 
 _READS = ("SELECT", "SHOW")
-NO_WAIT = "stillpoint_no_flush_wait"  # key in Connection.info: the link turned the wait off
 
 
 def _begins(conn: Connection) -> None:

@@ -117,15 +117,11 @@ def require(permission: Permission) -> Callable[[F], F]:
 M = TypeVar("M", Patient, User, Location)
 
 
-def scoped(model: type[M]) -> Select[tuple[M]]:
-    """A SELECT of ``model`` limited to the signed-in user's clinic."""
-    return select(model).where(model.clinic_id == current_user.clinic_id)
-
-
 @cache
 def _by_id_in_clinic(model: type[M]) -> Select[tuple[M]]:
-    # Built once per model: a statement made per call is built and cache-keyed again on
-    # every request, and nearly every page loads its object through here.
+    # A SELECT of ``model`` by id within a clinic, built once per model: a statement made
+    # per call is built and cache-keyed again on every request, and nearly every page
+    # loads its object through here.
     return select(model).where(
         model.clinic_id == bindparam("clinic_id"), model.id == bindparam("object_id")
     )

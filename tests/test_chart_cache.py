@@ -35,7 +35,9 @@ def stamp(patient_id: int) -> int:
 def chart(client: Any, patient_id: int) -> str:
     response = client.get(f"/patients/{patient_id}")
     assert response.status_code == 200
-    return response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "<!--chart-record-" not in html  # the record is spliced into its slot
+    return html
 
 
 def _untokened(html: str) -> str:

@@ -48,9 +48,10 @@ class Patient(db.Model):
     given_key: Mapped[str] = mapped_column(String(100), default="")
     preferred_key: Mapped[str] = mapped_column(String(100), default="")
     phone_digits: Mapped[str] = mapped_column(String(40), default="")
-    # Moved by the database (triggers, migration 0010) whenever the patient's visits,
-    # receipts, voids, reissues or missed-visit fees change, or a therapist's name does:
-    # the key of the chart's cached sections (app.patients.chart_cache). Never set it.
+    # Moved by the database (triggers, migration 0010) in the transaction of any write the
+    # chart shows: the patient's own row, visits, receipts, voids, reissues, missed-visit
+    # fees, consents, health histories, purges, and the name of a user they show. The key
+    # of the chart's kept record (app.patients.chart_cache). Never set it.
     chart_stamp: Mapped[int] = mapped_column(default=0, server_default="0")
 
     histories: Mapped[list[HealthHistory]] = relationship(

@@ -62,15 +62,15 @@ class RecordCache:
         if self._entries is None:
             return render()
         with self._lock:
-            html = self._entries.get(key)
-            if html is not None:
+            kept = self._entries.get(key)
+            if kept is not None:
                 self.hits += 1
-                return html
+                return kept
             self.misses += 1
-        html = render()  # outside the lock: another thread may render the same key
+        made = render()  # outside the lock: another thread may render the same key
         with self._lock:
-            self._entries[key] = html
-        return html
+            self._entries[key] = made
+        return made
 
     def clear(self) -> None:
         with self._lock:

@@ -29,8 +29,6 @@ def index():
     result = services.search_patients(current_user.clinic_id, query)
     if query:
         audit.record(Action.PATIENT_SEARCH, query=query, results=len(result.patients))
-    # Render before the commit: a commit expires every loaded row, and the page
-    # would then reload each patient with its own SELECT.
     html = render_template("patients/index.html", query=query, result=result)
     audit.commit_view()
     return html
